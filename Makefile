@@ -1,0 +1,34 @@
+# Two entry points: `make demo` and `make test`. Both create .venv and install the
+# project (with its dev extra) into it when needed, so they work on a fresh clone
+# with only Python 3.11.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-lit test-unit venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rapid-demo examples/small_cnn.mlir
+
+test: $(STAMP)
+	$(BIN)/python tools/run_tests.py
+
+test-lit: $(STAMP)
+	$(BIN)/lit -v test/filecheck
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest test/unit
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,342 @@
+"""The reference interpreter: runs an `nn` module's entry function in NumPy float32.
+
+Each `nn` op is bound, through xDSL's `Interpreter` and `@impl`, to the kernel of the
+same name in `rapid_mlir.reference.kernels`; results are stored in the element type
+the IR declares (f16 results are computed in float32, then rounded). This is the
+oracle of every differential test in the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, StringAttr, TensorType
+from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, impl, register_impls
+from xdsl.interpreters.func import FuncFunctions
+
+from rapid_mlir.dialects import nn
+from rapid_mlir.reference import kernels as K
+from rapid_mlir.weights import WeightStore, numpy_dtype
+
+NAME_ATTR = "nn.name"
+"""Argument / result attribute of the entry function that gives a tensor its external name."""
+
+
+class ReferenceError(ValueError):
+    """The module or the inputs cannot be run (bad entry, missing or mismatched input)."""
+
+
+def _cast(op, arrays) -> PythonValues:
+    """Stores each kernel result in the NumPy type of the op's declared result."""
+    out = []
+    for res, arr in zip(op.results, arrays, strict=True):
+        assert isinstance(res.type, TensorType)
+        arr = np.asarray(arr).astype(numpy_dtype(res.type.get_element_type()), copy=False)
+        if arr.shape != tuple(res.type.get_shape()):
+            raise ReferenceError(
+                f"{op.name}: the kernel produced shape {arr.shape} but the IR declares {res.type}"
+            )
+        out.append(arr)
+    return tuple(out)
+
+
+def _ints(attr) -> tuple[int, ...]:
+    return nn.ints(attr)
+
+
+def _float(attr) -> float | None:
+    return None if attr is None else float(attr.value.data)
+
+
+@register_impls
+class NNFunctions(InterpreterFunctions):
+    """NumPy implementations of every `nn` op."""
+
+    def __init__(self, weights: WeightStore | None = None):
+        self.weights = weights or WeightStore()
+
+    @impl(nn.ConstantOp)
+    def run_constant(self, interp: Interpreter, op: nn.ConstantOp, args: PythonValues):
+        value: DenseIntOrFPElementsAttr = op.value
+        dtype = numpy_dtype(value.get_element_type())
+        arr = np.frombuffer(value.data.data, dtype=dtype.newbyteorder("<"))
+        return _cast(op, [arr.reshape(value.get_shape())])
+
+    @impl(nn.WeightOp)
+    def run_weight(self, interp: Interpreter, op: nn.WeightOp, args: PythonValues):
+        return (self.weights.get(op.weight_name.data, op.output.type),)
+
+    @impl(nn.Conv2DOp)
+    def run_conv2d(self, interp: Interpreter, op: nn.Conv2DOp, args: PythonValues):
+        bias = args[2] if len(args) > 2 else None
+        return _cast(op, [K.conv2d(args[0], args[1], bias, strides=_ints(op.strides), pads=_ints(op.pads),
+                                   dilations=_ints(op.dilations), groups=op.groups.value.data)])
+
+    @impl(nn.MatmulOp)
+    def run_matmul(self, interp: Interpreter, op: nn.MatmulOp, args: PythonValues):
+        return _cast(op, [K.matmul(*args)])
+
+    @impl(nn.GemmOp)
+    def run_gemm(self, interp: Interpreter, op: nn.GemmOp, args: PythonValues):
+        c = args[2] if len(args) > 2 else None
+        return _cast(op, [K.gemm(args[0], args[1], c, trans_a=op.trans_a is not None,
+                                 trans_b=op.trans_b is not None, alpha=_float(op.alpha), beta=_float(op.beta))])
+
+    @impl(nn.AddOp)
+    def run_add(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.add(*args)])
+
+    @impl(nn.SubOp)
+    def run_sub(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.sub(*args)])
+
+    @impl(nn.MulOp)
+    def run_mul(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.mul(*args)])
+
+    @impl(nn.DivOp)
+    def run_div(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.div(*args)])
+
+    @impl(nn.MaxOp)
+    def run_max(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.maximum(*args)])
+
+    @impl(nn.MinOp)
+    def run_min(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.minimum(*args)])
+
+    @impl(nn.ReluOp)
+    def run_relu(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.relu(args[0])])
+
+    @impl(nn.SigmoidOp)
+    def run_sigmoid(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.sigmoid(args[0])])
+
+    @impl(nn.TanhOp)
+    def run_tanh(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.tanh(args[0])])
+
+    @impl(nn.ErfOp)
+    def run_erf(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.erf(args[0])])
+
+    @impl(nn.ExpOp)
+    def run_exp(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.exp(args[0])])
+
+    @impl(nn.SqrtOp)
+    def run_sqrt(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.sqrt(args[0])])
+
+    @impl(nn.GeluOp)
+    def run_gelu(self, interp: Interpreter, op: nn.GeluOp, args: PythonValues):
+        return _cast(op, [K.gelu(args[0], approximate=op.approximate.data.value)])
+
+    @impl(nn.ClipOp)
+    def run_clip(self, interp: Interpreter, op: nn.ClipOp, args: PythonValues):
+        return _cast(op, [K.clip(args[0], min=_float(op.min), max=_float(op.max))])
+
+    @impl(nn.SoftmaxOp)
+    def run_softmax(self, interp: Interpreter, op: nn.SoftmaxOp, args: PythonValues):
+        return _cast(op, [K.softmax(args[0], axis=op.axis.value.data)])
+
+    @impl(nn.MaxPool2DOp)
+    def run_max_pool2d(self, interp: Interpreter, op: nn.MaxPool2DOp, args: PythonValues):
+        return _cast(op, [K.max_pool2d(args[0], kernel=_ints(op.kernel), strides=_ints(op.strides),
+                                       pads=_ints(op.pads), dilations=_ints(op.dilations),
+                                       ceil_mode=op.ceil_mode is not None)])
+
+    @impl(nn.AvgPool2DOp)
+    def run_avg_pool2d(self, interp: Interpreter, op: nn.AvgPool2DOp, args: PythonValues):
+        return _cast(op, [K.avg_pool2d(args[0], kernel=_ints(op.kernel), strides=_ints(op.strides),
+                                       pads=_ints(op.pads), ceil_mode=op.ceil_mode is not None,
+                                       count_include_pad=op.count_include_pad is not None)])
+
+    @impl(nn.GlobalAvgPoolOp)
+    def run_global_avg_pool(self, interp: Interpreter, op, args: PythonValues):
+        return _cast(op, [K.global_avg_pool(args[0])])
+
+    @impl(nn.BatchNormOp)
+    def run_batch_norm(self, interp: Interpreter, op: nn.BatchNormOp, args: PythonValues):
+        return _cast(op, [K.batch_norm(*args, epsilon=_float(op.epsilon))])
+
+    @impl(nn.LayerNormOp)
+    def run_layer_norm(self, interp: Interpreter, op: nn.LayerNormOp, args: PythonValues):
+        bias = args[2] if len(args) > 2 else None
+        return _cast(op, [K.layer_norm(args[0], args[1], bias, axis=op.axis.value.data,
+                                       epsilon=_float(op.epsilon))])
+
+    @impl(nn.LrnOp)
+    def run_lrn(self, interp: Interpreter, op: nn.LrnOp, args: PythonValues):
+        return _cast(op, [K.lrn(args[0], size=op.size.value.data, alpha=_float(op.alpha),
+                                beta=_float(op.beta), bias=_float(op.bias))])
+
+    @impl(nn.ReduceOp)
+    def run_reduce(self, interp: Interpreter, op: nn.ReduceOp, args: PythonValues):
+        return _cast(op, [K.reduce(args[0], kind=op.kind.data.value, axes=_ints(op.axes),
+                                   keepdims=op.keepdims is not None)])
+
+    @impl(nn.ConcatOp)
+    def run_concat(self, interp: Interpreter, op: nn.ConcatOp, args: PythonValues):
+        return _cast(op, [K.concat(list(args), axis=op.axis.value.data)])
+
+    @impl(nn.SplitOp)
+    def run_split(self, interp: Interpreter, op: nn.SplitOp, args: PythonValues):
+        return _cast(op, K.split(args[0], axis=op.axis.value.data, sizes=_ints(op.sizes)))
+
+    @impl(nn.ReshapeOp)
+    def run_reshape(self, interp: Interpreter, op: nn.ReshapeOp, args: PythonValues):
+        return _cast(op, [K.reshape(args[0], tuple(op.output.type.get_shape()))])
+
+    @impl(nn.FlattenOp)
+    def run_flatten(self, interp: Interpreter, op: nn.FlattenOp, args: PythonValues):
+        return _cast(op, [K.flatten(args[0], axis=op.axis.value.data)])
+
+    @impl(nn.TransposeOp)
+    def run_transpose(self, interp: Interpreter, op: nn.TransposeOp, args: PythonValues):
+        return _cast(op, [K.transpose(args[0], perm=_ints(op.perm))])
+
+    @impl(nn.PadOp)
+    def run_pad(self, interp: Interpreter, op: nn.PadOp, args: PythonValues):
+        return _cast(op, [K.pad(args[0], pads=_ints(op.pads), mode=op.mode.data.value,
+                                value=_float(op.value))])
+
+    @impl(nn.GatherOp)
+    def run_gather(self, interp: Interpreter, op: nn.GatherOp, args: PythonValues):
+        return _cast(op, [K.gather(args[0], args[1], axis=op.axis.value.data)])
+
+    @impl(nn.LstmOp)
+    def run_lstm(self, interp: Interpreter, op: nn.LstmOp, args: PythonValues):
+        x, w, r = args[:3]
+        return _cast(op, K.lstm(x, w, r, *_optional(op, args, ("bias", "initial_h", "initial_c")),
+                                hidden_size=op.hidden_size.value.data, direction=op.direction.data.value))
+
+    @impl(nn.GruOp)
+    def run_gru(self, interp: Interpreter, op: nn.GruOp, args: PythonValues):
+        x, w, r = args[:3]
+        return _cast(op, K.gru(x, w, r, *_optional(op, args, ("bias", "initial_h")),
+                               hidden_size=op.hidden_size.value.data, direction=op.direction.data.value,
+                               linear_before_reset=op.linear_before_reset is not None))
+
+
+def _optional(op, args: PythonValues, names: tuple[str, ...]) -> list:
+    """The optional operands of an op in declaration order, None where absent."""
+    values = dict(zip(op.operands, args))
+    return [values[getattr(op, n)] if getattr(op, n) is not None else None for n in names]
+
+
+# ---------------------------------------------------------------------------
+# Entry functions and their named inputs / outputs
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The named, typed inputs and outputs of an entry function."""
+
+    function: func.FuncOp
+    inputs: tuple[tuple[str, TensorType], ...]
+    outputs: tuple[tuple[str, TensorType], ...]
+
+
+def find_entry(module: ModuleOp, name: str | None = None) -> func.FuncOp:
+    """The function to run: `name`, else the only function, else `main`."""
+    funcs = [op for op in module.ops if isinstance(op, func.FuncOp) and not op.is_declaration]
+    if name is not None:
+        for f in funcs:
+            if f.sym_name.data == name:
+                return f
+        raise ReferenceError(f"no function @{name} in the module (it has: "
+                             f"{', '.join('@' + f.sym_name.data for f in funcs) or 'none'})")
+    if len(funcs) == 1:
+        return funcs[0]
+    for f in funcs:
+        if f.sym_name.data == "main":
+            return f
+    raise ReferenceError(
+        f"the module has {len(funcs)} functions and none is @main; choose one with --entry"
+    )
+
+
+def _name(attrs, index: int, default: str) -> str:
+    if attrs is not None and index < len(attrs.data):
+        attr = attrs.data[index].data.get(NAME_ATTR)
+        if isinstance(attr, StringAttr):
+            return attr.data
+    return default
+
+
+def signature(function: func.FuncOp) -> Signature:
+    """Names each input (its `nn.name` arg attribute, else its SSA name, else `arg<i>`)
+    and each output (its `nn.name` result attribute, else `output<i>`)."""
+    inputs = []
+    for i, arg in enumerate(function.body.block.args):
+        default = arg.name_hint or f"arg{i}"
+        inputs.append((_name(function.arg_attrs, i, default), arg.type))
+    outputs = [(_name(function.res_attrs, i, f"output{i}"), t)
+               for i, t in enumerate(function.function_type.outputs.data)]
+    for kind, named in (("input", inputs), ("output", outputs)):
+        names = [n for n, _ in named]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ReferenceError(f"@{function.sym_name.data} has two {kind}s named '{sorted(dup)[0]}'")
+        for n, t in named:
+            if not isinstance(t, TensorType):
+                raise ReferenceError(f"@{function.sym_name.data}: {kind} '{n}' has type {t}, not a tensor")
+    return Signature(function, tuple(inputs), tuple(outputs))
+
+
+def check_inputs(sig: Signature, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Orders the named inputs and checks names, shapes and dtypes exactly."""
+    expected = [n for n, _ in sig.inputs]
+    missing = [n for n in expected if n not in inputs]
+    extra = sorted(set(inputs) - set(expected))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise ReferenceError(f"inputs do not match @{sig.function.sym_name.data} "
+                             f"(expects {', '.join(expected) or 'none'}): {'; '.join(parts)}")
+    ordered = []
+    for name, typ in sig.inputs:
+        arr = np.asarray(inputs[name])
+        shape, dtype = tuple(typ.get_shape()), numpy_dtype(typ.get_element_type())
+        if arr.shape != shape or arr.dtype != dtype:
+            found = "x".join(map(str, arr.shape)) or "scalar"
+            raise ReferenceError(f"input '{name}' is {found} {arr.dtype} but @{sig.function.sym_name.data} "
+                                 f"expects {typ}")
+        ordered.append(arr)
+    return ordered
+
+
+def random_inputs(sig: Signature, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded inputs for a signature: floats uniform in [-1, 1), integers in [0, 4)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, typ in sig.inputs:
+        dtype = numpy_dtype(typ.get_element_type())
+        shape = tuple(typ.get_shape())
+        if dtype.kind == "f":
+            out[name] = rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+        else:
+            out[name] = rng.integers(0, 4, size=shape).astype(dtype)
+    return out
+
+
+def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], weights: WeightStore | None = None,
+        entry: str | None = None) -> dict[str, np.ndarray]:
+    """Runs the entry function on named inputs and returns its named outputs."""
+    sig = signature(find_entry(module, entry))
+    args = check_inputs(sig, inputs)
+    interp = Interpreter(module)
+    interp.register_implementations(FuncFunctions())
+    interp.register_implementations(NNFunctions(weights))
+    results = interp.call_op(sig.function, tuple(args))
+    return {name: np.asarray(r) for (name, _), r in zip(sig.outputs, results, strict=True)}

@@ -1,0 +1,90 @@
+"""`rapid-opt`: xDSL's modular optimizer driver with rapid_mlir's dialects and passes.
+
+All of `xdsl-opt`'s flags work (`-p` pipelines, `--split-input-file`,
+`--verify-diagnostics`, `--print-op-generic`, ...). Differences: only the dialects and
+passes our IR uses are registered; any error ends with a one-paragraph message on
+stderr and exit code 1 instead of a traceback; and `-o FILE` is written only when the
+whole run succeeds.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Sequence
+
+from xdsl.utils.exceptions import DiagnosticException
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from rapid_mlir.dialects import all_dialects
+from rapid_mlir.tools.errors import InputError, describe, report_errors
+from rapid_mlir.transforms import all_passes
+
+
+class _DeferredOutput(io.StringIO):
+    """Collects the output in memory; xDSL's `close()` must not discard it."""
+
+    def close(self) -> None:  # the text is written out by `RapidOptMain.finish`
+        pass
+
+
+class RapidOptMain(xDSLOptMain):
+    """The `rapid-opt` command line."""
+
+    version_format = "rapid-opt (xdsl {xdsl_version})"
+
+    def register_all_dialects(self) -> None:
+        for name, factory in all_dialects().items():
+            self.ctx.register_dialect(name, factory)
+
+    def register_all_passes(self) -> None:
+        for name, factory in all_passes().items():
+            self.register_pass(name, factory)
+
+    def register_all_targets(self) -> None:
+        from xdsl.targets.mlir import MLIRTarget
+
+        self.available_targets["mlir"] = lambda: MLIRTarget
+
+    def setup_pipeline(self) -> None:
+        from xdsl.utils.arg_spec import parse_pipeline
+
+        for spec in parse_pipeline(self.args.passes or ""):
+            if spec.name not in self.available_passes:
+                known = ", ".join(sorted(self.available_passes))
+                raise ValueError(f"unknown pass '{spec.name}' in the pipeline (known passes: {known})")
+        super().setup_pipeline()
+
+    def prepare_output(self):
+        if self.args.output_file is None:
+            return sys.stdout
+        self._deferred = _DeferredOutput()
+        return self._deferred
+
+    def finish(self) -> None:
+        """Writes `-o FILE` atomically, after everything succeeded."""
+        if self.args.output_file is None:
+            return
+        path = self.args.output_file
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(self._deferred.getvalue())
+        os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def work() -> int:
+        opt = RapidOptMain(description="rapid-mlir modular optimizer driver", args=argv)
+        try:
+            opt.run()
+        except DiagnosticException as e:
+            raise InputError(f"{opt.get_input_name()}: {describe(e)}") from None
+        opt.finish()
+        return 0
+
+    return report_errors("rapid-opt", work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

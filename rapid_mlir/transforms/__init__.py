@@ -1,0 +1,42 @@
+"""The passes `rapid-opt` knows, as a lazy name -> pass-class table.
+
+Project passes live one per file in this package (a frozen dataclass whose `name` is
+its kebab-case pipeline name); the upstream passes our pipelines rely on are listed
+beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """The passes rapid_mlir defines (exported through the xdsl.universe entry point)."""
+    return {}
+
+
+def upstream_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Upstream xDSL passes that are useful on nn IR."""
+
+    def canonicalize():
+        from xdsl.transforms.canonicalize import CanonicalizePass
+
+        return CanonicalizePass
+
+    def cse():
+        from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
+
+        return CommonSubexpressionElimination
+
+    def dce():
+        from xdsl.transforms.dead_code_elimination import DeadCodeElimination
+
+        return DeadCodeElimination
+
+    return {"canonicalize": canonicalize, "cse": cse, "dce": dce}
+
+
+def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    return upstream_passes() | project_passes()
