@@ -64,6 +64,9 @@ from xdsl.utils.str_enum import StrEnum
 from rapid_mlir.dialects import nn_shapes as shapes
 from rapid_mlir.dialects.nn_shapes import Shape, ShapeError
 
+NAME_ATTR = "nn.name"
+"""Argument / result attribute of an entry function giving a tensor its external name."""
+
 # ---------------------------------------------------------------------------
 # Attributes
 # ---------------------------------------------------------------------------

@@ -21,8 +21,7 @@ from rapid_mlir.dialects import nn
 from rapid_mlir.reference import kernels as K
 from rapid_mlir.weights import WeightStore, numpy_dtype
 
-NAME_ATTR = "nn.name"
-"""Argument / result attribute of the entry function that gives a tensor its external name."""
+NAME_ATTR = nn.NAME_ATTR
 
 
 class ReferenceError(ValueError):
