@@ -169,7 +169,11 @@ def gemm(a: Shape, b: Shape, c: Shape | None, trans_a: bool, trans_b: bool) -> S
     if k != k2:
         raise ShapeError(f"lhs gives K = {k} but rhs gives K = {k2}")
     if c is not None:
-        if len(c) > 2 or broadcast(c, (m, n)) != (m, n):
+        try:
+            fits = len(c) <= 2 and broadcast(c, (m, n)) == (m, n)
+        except ShapeError:
+            fits = False
+        if not fits:
             raise ShapeError(f"bias of shape {_fmt(c)} does not broadcast to {m}x{n}")
     return (m, n)
 
@@ -223,7 +227,7 @@ def flatten(input: Shape, axis: int) -> Shape:
     rank = len(input)
     if not -rank <= axis <= rank:
         raise ShapeError(f"axis {axis} is out of range for rank {rank}")
-    ax = axis % (rank + 1) if axis < 0 else axis
+    ax = axis + rank if axis < 0 else axis
     return (math.prod(input[:ax]), math.prod(input[ax:]))
 
 

@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from rapid_mlir.ir_io import read_module
-from rapid_mlir.reference.interpreter import find_entry, random_inputs, run, signature
+from rapid_mlir.reference.interpreter import run
+from rapid_mlir.reference.signature import find_entry, random_inputs, signature
 from rapid_mlir.tools.errors import report_errors
 from rapid_mlir.tools.npz import describe_array
 from rapid_mlir.weights import store_for

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 
 from rapid_mlir.ir_io import read_module
-from rapid_mlir.reference.interpreter import find_entry, random_inputs, run, signature
+from rapid_mlir.reference.interpreter import run
+from rapid_mlir.reference.signature import find_entry, random_inputs, signature
 from rapid_mlir.tools.errors import report_errors
 from rapid_mlir.tools.npz import describe_array, read_npz, write_npz
 from rapid_mlir.weights import store_for
