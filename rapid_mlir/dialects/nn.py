@@ -23,10 +23,10 @@ from typing import ClassVar
 
 from xdsl.dialects.builtin import (
     I64,
-    AnyFloat,
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    Float16Type,
     Float32Type,
     FloatAttr,
     IntegerAttr,
@@ -34,6 +34,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     UnitAttr,
+    f16,
     f32,
     i64,
 )
@@ -182,15 +183,19 @@ class NNOperation(IRDLOperation):
     """Base of the computing `nn` ops: verification by shape inference.
 
     Subclasses implement `result_shapes()`; `FLOAT_OPERANDS` names the operands that
-    must share the result's floating-point element type.
+    must share the result's element type: f32 or f16 (or, for data movement, an integer).
+    Every operand and result must have a static shape.
     """
 
     FLOAT_OPERANDS: ClassVar[tuple[str, ...]] = ()
+    ANY_ELEMENT_TYPE: ClassVar[bool] = False
+    """Data-movement ops also accept integer tensors (index and shape tensors)."""
 
     def result_shapes(self) -> list[Shape]:
         raise NotImplementedError
 
     def verify_(self) -> None:
+        self._check_static_shapes()
         try:
             expected = self.result_shapes()
         except ShapeError as e:
@@ -206,6 +211,14 @@ class NNOperation(IRDLOperation):
                     f"attributes give {want}"
                 )
 
+    def _check_static_shapes(self) -> None:
+        named = [(f"operand {i}", v) for i, v in enumerate(self.operands)]
+        named += [(f"result {i}", v) for i, v in enumerate(self.results)]
+        for what, value in named:
+            typ = value.type
+            if isinstance(typ, TensorType) and any(d < 0 for d in typ.get_shape()):
+                raise VerifyException(f"{self.name}: {what} has type {typ} but nn ops need static shapes")
+
     def _check_element_types(self) -> Attribute:
         elem: Attribute | None = None
         first = ""
@@ -216,8 +229,11 @@ class NNOperation(IRDLOperation):
             values = value if isinstance(value, Sequence) else [value]
             for v in values:
                 t = element_type(v)
-                if not isinstance(t, AnyFloat):
-                    raise VerifyException(f"{self.name}: {name} must have a float element type but has {t}")
+                allowed = isinstance(t, Float32Type | Float16Type) or (
+                    self.ANY_ELEMENT_TYPE and isinstance(t, IntegerType))
+                if not allowed:
+                    kinds = "f32, f16 or an integer" if self.ANY_ELEMENT_TYPE else "f32 or f16"
+                    raise VerifyException(f"{self.name}: {name} must have element type {kinds} but has {t}")
                 if elem is None:
                     elem, first = t, name
                 elif t != elem:
@@ -248,11 +264,14 @@ class ConstantOp(IRDLOperation):
 
     @staticmethod
     def from_numpy(array) -> ConstantOp:
-        """Builds the constant from a float32 (or int64) numpy array."""
+        """Builds the constant from a numpy array: float16 stays f16, other floats become
+        f32, integers i64."""
         import numpy as np
 
         arr = np.asarray(array)
-        if arr.dtype.kind == "f":
+        if arr.dtype == np.float16:
+            arr, elem = arr.astype("<f2"), f16
+        elif arr.dtype.kind == "f":
             arr, elem = arr.astype("<f4"), f32
         else:
             arr, elem = arr.astype("<i8"), i64
@@ -823,6 +842,7 @@ class ConcatOp(NNOperation):
     axis = prop_def(IntProp)
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("inputs",)
+    ANY_ELEMENT_TYPE: ClassVar = True
     assembly_format = "$inputs `axis` $axis attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, inputs, axis: int):
@@ -846,6 +866,7 @@ class SplitOp(NNOperation):
     sizes = prop_def(DenseArrayBase.constr(i64))
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("input",)
+    ANY_ELEMENT_TYPE: ClassVar = True
     assembly_format = "$input `axis` $axis `sizes` $sizes attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, input, axis: int, sizes: Sequence[int]):
@@ -870,6 +891,7 @@ class ReshapeOp(NNOperation):
     output = result_def(TensorType)
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("input",)
+    ANY_ELEMENT_TYPE: ClassVar = True
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, input, shape: Sequence[int]):
@@ -891,6 +913,7 @@ class FlattenOp(NNOperation):
     axis = prop_def(IntProp)
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("input",)
+    ANY_ELEMENT_TYPE: ClassVar = True
     assembly_format = "$input `axis` $axis attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, input, axis: int = 1):
@@ -913,6 +936,7 @@ class TransposeOp(NNOperation):
     perm = prop_def(DenseArrayBase.constr(i64))
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("input",)
+    ANY_ELEMENT_TYPE: ClassVar = True
     assembly_format = "$input `perm` $perm attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, input, perm: Sequence[int]):
@@ -966,6 +990,7 @@ class GatherOp(NNOperation):
     axis = prop_def(IntProp)
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("data",)
+    ANY_ELEMENT_TYPE: ClassVar = True
     assembly_format = "$data `,` $indices `axis` $axis attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, data, indices, axis: int = 0):
@@ -1030,8 +1055,8 @@ class LstmOp(RecurrentOperation):
     FLOAT_OPERANDS: ClassVar = ("input", "weight", "recurrence", "bias", "initial_h", "initial_c")
     assembly_format = (
         "`(` $input `:` type($input) `,` $weight `:` type($weight) `,` $recurrence `:` type($recurrence) "
-        "(`,` `bias` $bias^ `:` type($bias))? (`,` `initial_h` $initial_h^ `:` type($initial_h))? "
-        "(`,` `initial_c` $initial_c^ `:` type($initial_c))? `)` `hidden_size` $hidden_size "
+        "(`bias` $bias^ `:` type($bias))? (`initial_h` $initial_h^ `:` type($initial_h))? "
+        "(`initial_c` $initial_c^ `:` type($initial_c))? `)` `hidden_size` $hidden_size "
         "`direction` $direction attr-dict `->` `(` type($y) `,` type($y_h) `,` type($y_c) `)`"
     )
 
@@ -1078,7 +1103,7 @@ class GruOp(RecurrentOperation):
     FLOAT_OPERANDS: ClassVar = ("input", "weight", "recurrence", "bias", "initial_h")
     assembly_format = (
         "`(` $input `:` type($input) `,` $weight `:` type($weight) `,` $recurrence `:` type($recurrence) "
-        "(`,` `bias` $bias^ `:` type($bias))? (`,` `initial_h` $initial_h^ `:` type($initial_h))? `)` "
+        "(`bias` $bias^ `:` type($bias))? (`initial_h` $initial_h^ `:` type($initial_h))? `)` "
         "`hidden_size` $hidden_size `direction` $direction (`linear_before_reset` $linear_before_reset^)? "
         "attr-dict `->` `(` type($y) `,` type($y_h) `)`"
     )

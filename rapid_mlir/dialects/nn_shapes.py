@@ -125,6 +125,8 @@ def pool2d(input: Shape, kernel: Sequence[int], strides: Sequence[int], pads: Se
            dilations: Sequence[int], ceil_mode: bool) -> Shape:
     """Max or average pooling over the two spatial axes of an NCHW tensor."""
     _rank("input", input, 4)
+    _ints("kernel", kernel, 2, 1)
+    _ints("pads", pads, 4, 0)
     for axis in range(2):
         if pads[axis] >= kernel[axis] or pads[axis + 2] >= kernel[axis]:
             raise ShapeError(

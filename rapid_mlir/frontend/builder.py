@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f32, i64
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f16, f32, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
@@ -57,11 +57,14 @@ class GraphBuilder:
     def constant(self, name: str, array: np.ndarray) -> SSAValue:
         """A weight: `nn.weight name` backed by the store, or inline `nn.constant` if small."""
         array = np.asarray(array)
-        array = array.astype(np.float32) if array.dtype.kind == "f" else array.astype(np.int64)
+        if array.dtype.kind == "f" and array.dtype != np.float16:
+            array = array.astype(np.float32)
+        elif array.dtype.kind != "f":
+            array = array.astype(np.int64)
         if array.size <= self.inline_limit:
             return self.add(nn.ConstantOp.from_numpy(array), name=name)
         self.weights.add(name, array)
-        elem = f32 if array.dtype.kind == "f" else i64
+        elem = {np.dtype(np.float16): f16, np.dtype(np.float32): f32}.get(array.dtype, i64)
         return self.add(nn.WeightOp(name, TensorType(elem, list(array.shape))), name=name)
 
     def add(self, op: Operation, name: str | None = None) -> SSAValue:
