@@ -231,5 +231,8 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], weights: WeightStore
     interp = Interpreter(module)
     interp.register_implementations(FuncFunctions())
     interp.register_implementations(NNFunctions(weights))
-    results = interp.call_op(sig.function, tuple(args))
+    try:
+        results = interp.call_op(sig.function, tuple(args))
+    except ValueError as e:  # a kernel rejected a runtime value, e.g. a gather index
+        raise ReferenceError(f"while running @{sig.function.sym_name.data}: {e}") from None
     return {name: np.asarray(r) for (name, _), r in zip(sig.outputs, results, strict=True)}

@@ -55,6 +55,12 @@ def _out(x) -> np.ndarray:
     return np.asarray(x, dtype=F32)
 
 
+def _data(x) -> np.ndarray:
+    """A data-movement operand: floats as float32, integer tensors kept exactly."""
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.integer) else x.astype(F32, copy=False)
+
+
 def _ints(name: str, what: str, values, n: int) -> tuple[int, ...]:
     values = tuple(int(v) for v in values)
     if len(values) != n:
@@ -500,7 +506,8 @@ def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0) -> np.ndarray:
 
     ``y[n, c] = x[n, c] / (bias + alpha / size * sum(x[n, j]^2))^beta`` where ``j`` runs over
     ``[c - floor((size - 1) / 2), c + ceil((size - 1) / 2)]`` clipped to the valid channels.
-    Works on any rank >= 2 (channels on axis 1).
+    Works on any rank >= 2 (channels on axis 1). Even sizes follow the ONNX formula (the
+    window extends one further after ``c`` than before); onnxruntime only implements odd sizes.
     """
     x = _f32(x)
     size = int(size)
@@ -542,7 +549,7 @@ def reduce(x, *, kind, axes, keepdims=True) -> np.ndarray:
 
 def concat(xs, *, axis) -> np.ndarray:
     """Concatenation of the arrays in ``xs`` along ``axis`` (ONNX ``Concat``; negative axis allowed)."""
-    xs = [_f32(a) for a in xs]
+    xs = [_data(a) for a in xs]
     if not xs:
         raise ValueError("concat: needs at least one input")
     rank = xs[0].ndim
@@ -550,7 +557,7 @@ def concat(xs, *, axis) -> np.ndarray:
     for a in xs:
         if a.ndim != rank or a.shape[:axis] + a.shape[axis + 1:] != xs[0].shape[:axis] + xs[0].shape[axis + 1:]:
             raise ValueError(f"concat: shapes {[a.shape for a in xs]} differ outside axis {axis}")
-    return _out(np.concatenate(xs, axis=axis))
+    return np.asarray(np.concatenate(xs, axis=axis))
 
 
 def split(x, *, axis, sizes) -> list[np.ndarray]:
@@ -558,21 +565,21 @@ def split(x, *, axis, sizes) -> list[np.ndarray]:
 
     The sizes must be non-negative and add up to ``x.shape[axis]``; returns a list of arrays.
     """
-    x = _f32(x)
+    x = _data(x)
     axis = _axis("split", axis, x.ndim)
     sizes = [int(s) for s in sizes]
     if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:
         raise ValueError(f"split: sizes {sizes} must be >= 0 and sum to {x.shape[axis]} (axis {axis})")
     bounds = np.cumsum(sizes)[:-1]
-    return [_out(p) for p in np.split(x, bounds, axis=axis)]
+    return [np.asarray(p) for p in np.split(x, bounds, axis=axis)]
 
 
 def reshape(x, shape) -> np.ndarray:
     """Row-major reshape to ``shape`` (ONNX ``Reshape``; one ``-1`` may be inferred, 0 is a literal 0)."""
-    x = _f32(x)
+    x = _data(x)
     shape = tuple(int(s) for s in shape)
     try:
-        return _out(np.reshape(x, shape))
+        return np.asarray(np.reshape(x, shape))
     except ValueError:
         raise ValueError(f"reshape: cannot reshape {x.shape} into {shape}") from None
 
@@ -582,21 +589,21 @@ def flatten(x, *, axis=1) -> np.ndarray:
 
     ``axis`` is in ``[-rank, rank]``; ``axis = 0`` gives ``[1, size]``.
     """
-    x = _f32(x)
+    x = _data(x)
     if not -x.ndim <= axis <= x.ndim:
         raise ValueError(f"flatten: axis {axis} out of range for rank {x.ndim}")
     axis = axis % x.ndim if axis < 0 else axis
     outer = math.prod(x.shape[:axis])
-    return _out(x.reshape(outer, math.prod(x.shape[axis:])))
+    return np.asarray(x.reshape(outer, math.prod(x.shape[axis:])))
 
 
 def transpose(x, *, perm) -> np.ndarray:
     """Permutes the axes (ONNX ``Transpose``): output axis ``i`` is input axis ``perm[i]``."""
-    x = _f32(x)
+    x = _data(x)
     perm = tuple(int(p) for p in perm)
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(f"transpose: perm {perm} is not a permutation of range({x.ndim})")
-    return _out(np.transpose(x, perm))
+    return np.asarray(np.transpose(x, perm))
 
 
 def pad(x, *, pads, mode="constant", value=0.0) -> np.ndarray:
@@ -635,7 +642,7 @@ def gather(data, indices, *, axis=0) -> np.ndarray:
     data.shape[axis]`` (negative values count from the end). The output shape is
     ``data.shape[:axis] + indices.shape + data.shape[axis + 1:]``.
     """
-    data = _f32(data)
+    data = _data(data)
     indices = np.asarray(indices)
     if not np.issubdtype(indices.dtype, np.integer):
         raise ValueError(f"gather: indices must be integers, got {indices.dtype}")
@@ -643,7 +650,7 @@ def gather(data, indices, *, axis=0) -> np.ndarray:
     s = data.shape[axis]
     if indices.size and (indices.min() < -s or indices.max() >= s):
         raise ValueError(f"gather: indices must lie in [{-s}, {s}) for axis {axis}")
-    return _out(np.take(data, indices.astype(np.int64), axis=axis))
+    return np.asarray(np.take(data, indices.astype(np.int64), axis=axis))
 
 
 # --------------------------------------------------------------------------- recurrent

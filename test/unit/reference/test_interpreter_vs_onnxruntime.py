@@ -27,21 +27,33 @@ def w(g, name, shape, seed=0):
     return g.constant(name, np.random.default_rng(seed).normal(0, 0.5, shape).astype(np.float32))
 
 
+def binary_chain(g, x):
+    """All six binary ops, each broadcasting differently (rank and size-1 axes)."""
+    y = g.add(nn.MinOp(x, w(g, "a", (1, 4, 7, 1))))
+    y = g.add(nn.SubOp(y, w(g, "b", (9,))))
+    y = g.add(nn.MaxOp(y, w(g, "c", (7, 9))))
+    d = g.add(nn.MulOp(w(g, "d", (4, 1, 1), 1), w(g, "d2", (4, 1, 1), 2)))
+    d = g.add(nn.AddOp(d, g.constant("two", np.full((1,), 2.0, np.float32))))
+    return g.add(nn.DivOp(y, d))
+
+
+def unary_chain(g, x):
+    for cls in (nn.ReluOp, nn.SigmoidOp, nn.TanhOp, nn.ErfOp, nn.ExpOp, nn.SqrtOp):
+        x = g.add(cls(x))
+    return x
+
+
 # Each case builds one or two ops with non-default attributes on graph inputs.
 CASES = {
     "conv_groups_stride_dilation": lambda g, x: g.add(nn.Conv2DOp(
         x, w(g, "w", (6, 2, 3, 3)), w(g, "b", (6,)), strides=(2, 1), pads=(1, 0, 2, 1), dilations=(1, 2), groups=2)),
     "conv_depthwise": lambda g, x: g.add(nn.Conv2DOp(x, w(g, "w", (4, 1, 3, 3)), pads=(1, 1, 1, 1), groups=4)),
     "gemm_trans_alpha_beta": lambda g, x: g.add(nn.GemmOp(
-        g.add(nn.FlattenOp(x, axis=2)), w(g, "b", (5, 63)), w(g, "c", (1, 5)),
+        g.add(nn.FlattenOp(x, axis=2)), w(g, "b", (5, 8)), w(g, "c", (1, 5)),
         trans_a=True, trans_b=True, alpha=0.5, beta=2.0)),
     "matmul_batched": lambda g, x: g.add(nn.MatmulOp(x, w(g, "m", (9, 2)))),
-    "binary_broadcast": lambda g, x: g.add(nn.DivOp(g.add(nn.MaxOp(
-        g.add(nn.SubOp(g.add(nn.MinOp(x, w(g, "a", (1, 4, 7, 1)))), w(g, "b", (9,)))), w(g, "c", (7, 9)))),
-        g.add(nn.AddOp(g.add(nn.MulOp(w(g, "d", (4, 1, 1), 1), w(g, "d2", (4, 1, 1), 2))),
-                       g.constant("two", np.full((1,), 2.0, np.float32)))))),
-    "unary_chain": lambda g, x: g.add(nn.SqrtOp(g.add(nn.ExpOp(g.add(nn.ErfOp(g.add(nn.TanhOp(
-        g.add(nn.SigmoidOp(g.add(nn.ReluOp(x))))))))))),
+    "binary_broadcast": lambda g, x: binary_chain(g, x),
+    "unary_chain": lambda g, x: unary_chain(g, x),
     "gelu_exact": lambda g, x: g.add(nn.GeluOp(x, "none")),
     "gelu_tanh": lambda g, x: g.add(nn.GeluOp(x, "tanh")),
     "clip_max_only": lambda g, x: g.add(nn.ClipOp(x, max=0.25)),
@@ -149,3 +161,17 @@ def test_bundled_example_matches_onnxruntime(tmp_path):
     # Through text, as users run it: printing and parsing must not change the numbers.
     module = parse_module(module_text(module))
     compare(module, store, random_inputs(signature(find_entry(module)), seed=0))
+
+
+def test_integer_data_movement_is_exact():
+    g = GraphBuilder()
+    a = g.input("a", [2, 3], i64)
+    t = g.add(nn.TransposeOp(g.add(nn.ConcatOp([a, a], axis=0)), perm=[1, 0]))
+    parts = g.add_multi(nn.SplitOp(g.add(nn.ReshapeOp(t, [12])), axis=0, sizes=[5, 7]))
+    g.output("flat", g.add(nn.FlattenOp(parts[1], axis=0)))
+    g.output("picked", g.add(nn.GatherOp(a, g.constant("ids", np.array([2, -1], np.int64)), axis=1)))
+    module, store = g.finish()
+    big = np.arange(6, dtype=np.int64).reshape(2, 3) + (1 << 40)    # not representable in float32
+    compare(module, store, {"a": big})
+    out = run(module, {"a": big}, store)
+    assert out["flat"].dtype == np.int64 and out["picked"][0, 0] == big[0, 2]

@@ -94,3 +94,12 @@ def test_console_script_exits_nonzero_without_traceback(workdir):
     assert "Traceback" not in proc.stderr and "rapid-ref: error:" in proc.stderr
     proc = subprocess.run(exe + ["--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "--inputs" in proc.stdout
+
+
+def test_runtime_value_error_is_reported(workdir, capsys):
+    np.savez(workdir / "in.npz", **inputs(ids=np.array([0, 1, 2, 0], np.int64)))
+    assert main([str(workdir / "net.mlir"), "--inputs", str(workdir / "in.npz"),
+                 "--outputs", str(workdir / "out.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "while running @main: gather: indices must lie in [-2, 2)" in err
+    assert not (workdir / "out.npz").exists()
