@@ -470,36 +470,58 @@ func.func @lstm(%x: tensor<5x2x8xf32>, %w: tensor<1x64x8xf32>, %r: tensor<1x64x1
 }
 
 // CHECK-LABEL: func.func @lstm_bidirectional(
-// CHECK-NEXT:    %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<2x64x8xf32>, %r : tensor<2x64x16xf32>, bias %b : tensor<2x128xf32>, initial_h %h0 : tensor<2x2x16xf32>, initial_c %c0 : tensor<2x2x16xf32>) hidden_size 16 direction bidirectional -> (tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>)
+// CHECK-NEXT:    %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<2x64x8xf32>, %r : tensor<2x64x16xf32> bias %b : tensor<2x128xf32> initial_h %h0 : tensor<2x2x16xf32> initial_c %c0 : tensor<2x2x16xf32>) hidden_size 16 direction bidirectional -> (tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>)
 // CHECK-NEXT:    func.return %y, %h, %c : tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>
 // CHECK-NEXT:  }
 // GENERIC-LABEL: "func.func"() <{sym_name = "lstm_bidirectional"
 // GENERIC:       %y, %h, %c = "nn.lstm"(%x, %w, %r, %b, %h0, %c0) <{hidden_size = 16 : i64, direction = #nn<rnn_direction bidirectional>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1>}> : (tensor<5x2x8xf32>, tensor<2x64x8xf32>, tensor<2x64x16xf32>, tensor<2x128xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>) -> (tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>)
 func.func @lstm_bidirectional(%x: tensor<5x2x8xf32>, %w: tensor<2x64x8xf32>, %r: tensor<2x64x16xf32>, %b: tensor<2x128xf32>, %h0: tensor<2x2x16xf32>, %c0: tensor<2x2x16xf32>) -> (tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>) {
-  %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<2x64x8xf32>, %r : tensor<2x64x16xf32>, bias %b : tensor<2x128xf32>, initial_h %h0 : tensor<2x2x16xf32>, initial_c %c0 : tensor<2x2x16xf32>) hidden_size 16 direction bidirectional -> (tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>)
+  %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<2x64x8xf32>, %r : tensor<2x64x16xf32> bias %b : tensor<2x128xf32> initial_h %h0 : tensor<2x2x16xf32> initial_c %c0 : tensor<2x2x16xf32>) hidden_size 16 direction bidirectional -> (tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>)
   func.return %y, %h, %c : tensor<5x2x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>
 }
 
 // CHECK-LABEL: func.func @lstm_reverse(
-// CHECK-NEXT:    %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<1x64x8xf32>, %r : tensor<1x64x16xf32>, bias %b : tensor<1x128xf32>, initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
+// CHECK-NEXT:    %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<1x64x8xf32>, %r : tensor<1x64x16xf32> bias %b : tensor<1x128xf32> initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
 // CHECK-NEXT:    func.return %y : tensor<5x1x2x16xf32>
 // CHECK-NEXT:  }
 // GENERIC-LABEL: "func.func"() <{sym_name = "lstm_reverse"
 // GENERIC:       %y, %h, %c = "nn.lstm"(%x, %w, %r, %b, %h0) <{hidden_size = 16 : i64, direction = #nn<rnn_direction reverse>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0>}> : (tensor<5x2x8xf32>, tensor<1x64x8xf32>, tensor<1x64x16xf32>, tensor<1x128xf32>, tensor<1x2x16xf32>) -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
 func.func @lstm_reverse(%x: tensor<5x2x8xf32>, %w: tensor<1x64x8xf32>, %r: tensor<1x64x16xf32>, %b: tensor<1x128xf32>, %h0: tensor<1x2x16xf32>) -> tensor<5x1x2x16xf32> {
-  %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<1x64x8xf32>, %r : tensor<1x64x16xf32>, bias %b : tensor<1x128xf32>, initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
+  %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<1x64x8xf32>, %r : tensor<1x64x16xf32> bias %b : tensor<1x128xf32> initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
   func.return %y : tensor<5x1x2x16xf32>
 }
 
 // CHECK-LABEL: func.func @gru(
-// CHECK-NEXT:    %y, %h = nn.gru(%x : tensor<5x2x8xf32>, %w : tensor<1x48x8xf32>, %r : tensor<1x48x16xf32>, bias %b : tensor<1x96xf32>, initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction forward linear_before_reset -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
+// CHECK-NEXT:    %y, %h = nn.gru(%x : tensor<5x2x8xf32>, %w : tensor<1x48x8xf32>, %r : tensor<1x48x16xf32> bias %b : tensor<1x96xf32> initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction forward linear_before_reset -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
 // CHECK-NEXT:    func.return %y, %h : tensor<5x1x2x16xf32>, tensor<1x2x16xf32>
 // CHECK-NEXT:  }
 // GENERIC-LABEL: "func.func"() <{sym_name = "gru"
 // GENERIC:       %y, %h = "nn.gru"(%x, %w, %r, %b, %h0) <{hidden_size = 16 : i64, direction = #nn<rnn_direction forward>, linear_before_reset, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<5x2x8xf32>, tensor<1x48x8xf32>, tensor<1x48x16xf32>, tensor<1x96xf32>, tensor<1x2x16xf32>) -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
 func.func @gru(%x: tensor<5x2x8xf32>, %w: tensor<1x48x8xf32>, %r: tensor<1x48x16xf32>, %b: tensor<1x96xf32>, %h0: tensor<1x2x16xf32>) -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>) {
-  %y, %h = nn.gru(%x : tensor<5x2x8xf32>, %w : tensor<1x48x8xf32>, %r : tensor<1x48x16xf32>, bias %b : tensor<1x96xf32>, initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction forward linear_before_reset -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
+  %y, %h = nn.gru(%x : tensor<5x2x8xf32>, %w : tensor<1x48x8xf32>, %r : tensor<1x48x16xf32> bias %b : tensor<1x96xf32> initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction forward linear_before_reset -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
   func.return %y, %h : tensor<5x1x2x16xf32>, tensor<1x2x16xf32>
+}
+
+// CHECK-LABEL: func.func @lstm_initial_c_only(
+// CHECK-NEXT:    %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<1x64x8xf32>, %r : tensor<1x64x16xf32> initial_c %c0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
+// CHECK-NEXT:    func.return %c : tensor<1x2x16xf32>
+// CHECK-NEXT:  }
+// GENERIC-LABEL: "func.func"() <{sym_name = "lstm_initial_c_only"
+// GENERIC:       %y, %h, %c = "nn.lstm"(%x, %w, %r, %c0) <{hidden_size = 16 : i64, direction = #nn<rnn_direction reverse>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1>}> : (tensor<5x2x8xf32>, tensor<1x64x8xf32>, tensor<1x64x16xf32>, tensor<1x2x16xf32>) -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
+func.func @lstm_initial_c_only(%x: tensor<5x2x8xf32>, %w: tensor<1x64x8xf32>, %r: tensor<1x64x16xf32>, %c0: tensor<1x2x16xf32>) -> tensor<1x2x16xf32> {
+  %y, %h, %c = nn.lstm(%x : tensor<5x2x8xf32>, %w : tensor<1x64x8xf32>, %r : tensor<1x64x16xf32> initial_c %c0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>, tensor<1x2x16xf32>)
+  func.return %c : tensor<1x2x16xf32>
+}
+
+// CHECK-LABEL: func.func @gru_initial_h_only(
+// CHECK-NEXT:    %y, %h = nn.gru(%x : tensor<5x2x8xf32>, %w : tensor<1x48x8xf32>, %r : tensor<1x48x16xf32> initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
+// CHECK-NEXT:    func.return %h : tensor<1x2x16xf32>
+// CHECK-NEXT:  }
+// GENERIC-LABEL: "func.func"() <{sym_name = "gru_initial_h_only"
+// GENERIC:       %y, %h = "nn.gru"(%x, %w, %r, %h0) <{hidden_size = 16 : i64, direction = #nn<rnn_direction reverse>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1>}> : (tensor<5x2x8xf32>, tensor<1x48x8xf32>, tensor<1x48x16xf32>, tensor<1x2x16xf32>) -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
+func.func @gru_initial_h_only(%x: tensor<5x2x8xf32>, %w: tensor<1x48x8xf32>, %r: tensor<1x48x16xf32>, %h0: tensor<1x2x16xf32>) -> tensor<1x2x16xf32> {
+  %y, %h = nn.gru(%x : tensor<5x2x8xf32>, %w : tensor<1x48x8xf32>, %r : tensor<1x48x16xf32> initial_h %h0 : tensor<1x2x16xf32>) hidden_size 16 direction reverse -> (tensor<5x1x2x16xf32>, tensor<1x2x16xf32>)
+  func.return %h : tensor<1x2x16xf32>
 }
 
 // CHECK-LABEL: func.func @gru_plain(
