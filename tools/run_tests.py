@@ -35,7 +35,7 @@ def main() -> int:
     lit_pass = count(r"Passed\s*:\s*(\d+)", lit_out)
     lit_fail = sum(count(rf"{k}\s*:\s*(\d+)", lit_out) for k in ("Failed", "Unresolved", "Timed Out"))
     t1 = time.monotonic()
-    py_rc, py_out = run([str(BIN / "python"), "-m", "pytest", "test/unit", "-q", "-p", "no:cacheprovider"])
+    py_rc, py_out = run([str(BIN / "python"), "-m", "pytest", "test/unit", "-p", "no:cacheprovider"])
     py_pass = count(r"(\d+) passed", py_out)
     py_fail = count(r"(\d+) failed", py_out) + count(r"(\d+) errors?", py_out)
     t2 = time.monotonic()

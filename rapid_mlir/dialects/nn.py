@@ -31,6 +31,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    Signedness,
     StringAttr,
     TensorType,
     UnitAttr,
@@ -171,6 +172,38 @@ def element_type(value: SSAValue) -> Attribute:
     return value.type.get_element_type()
 
 
+def check_storable(op_name: str, typ: TensorType) -> None:
+    """Constants and weights hold f32, f16, or signless i32 / i64 data."""
+    t = typ.get_element_type()
+    if isinstance(t, Float32Type | Float16Type) or _is_index_type(t):
+        return
+    raise VerifyException(f"{op_name}: element type must be f32, f16, i32 or i64 but is {t}")
+
+
+def _is_index_type(t: Attribute) -> bool:
+    return isinstance(t, IntegerType) and t.width.data in (32, 64) and t.signedness.data == Signedness.SIGNLESS
+
+
+def check_common(op: IRDLOperation) -> None:
+    """Checks every nn op shares: static, non-empty shapes, and no discardable attribute
+    that shadows a property (it would be silently ignored)."""
+    for name in op.attributes:
+        if name in op.properties or name in type(op).get_irdl_definition().properties:
+            raise VerifyException(
+                f"{op.name}: '{name}' is a property of the op; written in the attribute "
+                f"dictionary it would be ignored"
+            )
+    named = [(f"operand {i}", v) for i, v in enumerate(op.operands)]
+    named += [(f"result {i}", v) for i, v in enumerate(op.results)]
+    for what, value in named:
+        typ = value.type
+        if isinstance(typ, TensorType) and any(d < 1 for d in typ.get_shape()):
+            raise VerifyException(
+                f"{op.name}: {what} has type {typ} but nn ops need static shapes with "
+                f"dimensions >= 1"
+            )
+
+
 def _infer(op_name: str, fn, *args) -> Shape | list[Shape]:
     """Runs a shape function for a builder, turning a ShapeError into a VerifyException."""
     try:
@@ -195,7 +228,7 @@ class NNOperation(IRDLOperation):
         raise NotImplementedError
 
     def verify_(self) -> None:
-        self._check_static_shapes()
+        check_common(self)
         try:
             expected = self.result_shapes()
         except ShapeError as e:
@@ -211,14 +244,6 @@ class NNOperation(IRDLOperation):
                     f"attributes give {want}"
                 )
 
-    def _check_static_shapes(self) -> None:
-        named = [(f"operand {i}", v) for i, v in enumerate(self.operands)]
-        named += [(f"result {i}", v) for i, v in enumerate(self.results)]
-        for what, value in named:
-            typ = value.type
-            if isinstance(typ, TensorType) and any(d < 0 for d in typ.get_shape()):
-                raise VerifyException(f"{self.name}: {what} has type {typ} but nn ops need static shapes")
-
     def _check_element_types(self) -> Attribute:
         elem: Attribute | None = None
         first = ""
@@ -226,19 +251,20 @@ class NNOperation(IRDLOperation):
             value = getattr(self, name)
             if value is None:
                 continue
-            values = value if isinstance(value, Sequence) else [value]
-            for v in values:
+            variadic = isinstance(value, Sequence)
+            for i, v in enumerate(value if variadic else [value]):
+                field = f"{name}[{i}]" if variadic else name
                 t = element_type(v)
                 allowed = isinstance(t, Float32Type | Float16Type) or (
-                    self.ANY_ELEMENT_TYPE and isinstance(t, IntegerType))
+                    self.ANY_ELEMENT_TYPE and _is_index_type(t))
                 if not allowed:
-                    kinds = "f32, f16 or an integer" if self.ANY_ELEMENT_TYPE else "f32 or f16"
-                    raise VerifyException(f"{self.name}: {name} must have element type {kinds} but has {t}")
+                    kinds = "f32, f16, i32 or i64" if self.ANY_ELEMENT_TYPE else "f32 or f16"
+                    raise VerifyException(f"{self.name}: {field} must have element type {kinds} but has {t}")
                 if elem is None:
-                    elem, first = t, name
+                    elem, first = t, field
                 elif t != elem:
                     raise VerifyException(
-                        f"{self.name}: {name} has element type {t} but {first} has {elem}"
+                        f"{self.name}: {field} has element type {t} but {first} has {elem}"
                     )
         assert elem is not None
         return elem
@@ -279,6 +305,8 @@ class ConstantOp(IRDLOperation):
         return ConstantOp(DenseIntOrFPElementsAttr(typ, BytesAttr(arr.tobytes())))
 
     def verify_(self) -> None:
+        check_common(self)
+        check_storable(self.name, self.output.type)
         if self.value.type != self.output.type:
             raise VerifyException(
                 f"nn.constant: value has type {self.value.type} but result has type {self.output.type}"
@@ -316,6 +344,8 @@ class WeightOp(IRDLOperation):
         super().__init__(properties={"weight_name": StringAttr(name)}, result_types=[typ])
 
     def verify_(self) -> None:
+        check_common(self)
+        check_storable(self.name, self.output.type)
         if not self.weight_name.data:
             raise VerifyException("nn.weight: weight_name must not be empty")
 
@@ -1001,8 +1031,8 @@ class GatherOp(NNOperation):
 
     def result_shapes(self) -> list[Shape]:
         t = element_type(self.indices)
-        if not isinstance(t, IntegerType):
-            raise ShapeError(f"indices must have an integer element type but has {t}")
+        if not _is_index_type(t):
+            raise ShapeError(f"indices must have element type i32 or i64 but has {t}")
         return [shapes.gather(shape_of(self.data), shape_of(self.indices), self.axis.value.data)]
 
 

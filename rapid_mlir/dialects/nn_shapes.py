@@ -21,7 +21,8 @@ class ShapeError(ValueError):
 
 def _ints(name: str, values: Sequence[int], count: int, minimum: int) -> None:
     if len(values) != count:
-        raise ShapeError(f"{name} has {len(values)} entries but {count} are expected")
+        found = f"{len(values)} entr{'y' if len(values) == 1 else 'ies'}"
+        raise ShapeError(f"{name} has {found} but {count} are expected")
     for v in values:
         if v < minimum:
             raise ShapeError(f"{name} entries must be >= {minimum} but found {v}")
@@ -78,8 +79,9 @@ def conv_out_size(size: int, kernel: int, stride: int, pad_begin: int, pad_end: 
 
 
 def _window(input_shape: Shape, kernel: Sequence[int], strides: Sequence[int],
-            pads: Sequence[int], dilations: Sequence[int], ceil_mode: bool) -> tuple[int, int]:
-    _ints("kernel", kernel, 2, 1)
+            pads: Sequence[int], dilations: Sequence[int], ceil_mode: bool,
+            kernel_name: str = "kernel") -> tuple[int, int]:
+    _ints(kernel_name, kernel, 2, 1)
     _ints("strides", strides, 2, 1)
     _ints("pads", pads, 4, 0)
     _ints("dilations", dilations, 2, 1)
@@ -117,7 +119,7 @@ def conv2d(input: Shape, weight: Shape, bias: Shape | None, strides: Sequence[in
         )
     if bias is not None and bias != (o,):
         raise ShapeError(f"bias must have shape {o} but has shape {_fmt(bias)}")
-    h, w = _window(input, weight[2:], strides, pads, dilations, False)
+    h, w = _window(input, weight[2:], strides, pads, dilations, False, "weight kernel size")
     return (n, o, h, w)
 
 
@@ -153,7 +155,12 @@ def matmul(a: Shape, b: Shape) -> Shape:
             f"lhs has {a2[-1]} columns but rhs has {b2[-2]} rows "
             f"(shapes {_fmt(a)} and {_fmt(b)})"
         )
-    batch = broadcast(a2[:-2], b2[:-2])
+    try:
+        batch = broadcast(a2[:-2], b2[:-2])
+    except ShapeError:
+        raise ShapeError(
+            f"batch dimensions of lhs {_fmt(a)} and rhs {_fmt(b)} do not broadcast"
+        ) from None
     out = batch + (a2[-2], b2[-1])
     if len(a) == 1:
         out = out[:-2] + out[-1:]

@@ -37,7 +37,7 @@ func.func @f(%x: tensor<?x4xf32>, %w: tensor<4xf32>) -> tensor<1x4xf32> {
   %y = nn.add %x, %w : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<1x4xf32>
   func.return %y : tensor<1x4xf32>
 }
-// CHECK: nn.add: operand 0 has type tensor<?x4xf32> but nn ops need static shapes
+// CHECK: nn.add: operand 0 has type tensor<?x4xf32> but nn ops need static shapes with dimensions >= 1
 
 // -----
 
@@ -46,7 +46,7 @@ func.func @f(%x: tensor<2x4xf32>) -> tensor<?x4xf32> {
   %y = nn.reshape %x : (tensor<2x4xf32>) -> tensor<?x4xf32>
   func.return %y : tensor<?x4xf32>
 }
-// CHECK: nn.reshape: result 0 has type tensor<?x4xf32> but nn ops need static shapes
+// CHECK: nn.reshape: result 0 has type tensor<?x4xf32> but nn ops need static shapes with dimensions >= 1
 
 // -----
 
@@ -73,7 +73,7 @@ func.func @f(%x: tensor<2x3xbf16>) -> tensor<3x2xbf16> {
   %y = nn.transpose %x perm [1, 0] : (tensor<2x3xbf16>) -> tensor<3x2xbf16>
   func.return %y : tensor<3x2xbf16>
 }
-// CHECK: nn.transpose: input must have element type f32, f16 or an integer but has bf16
+// CHECK: nn.transpose: input must have element type f32, f16, i32 or i64 but has bf16
 
 // -----
 
@@ -100,7 +100,7 @@ func.func @f(%a: tensor<2xf32>, %b: tensor<3xf16>) -> tensor<5xf32> {
   %y = nn.concat %a, %b axis 0 : (tensor<2xf32>, tensor<3xf16>) -> tensor<5xf32>
   func.return %y : tensor<5xf32>
 }
-// CHECK: nn.concat: inputs has element type f16 but inputs has f32
+// CHECK: nn.concat: inputs[1] has element type f16 but inputs[0] has f32
 
 // -----
 
@@ -209,7 +209,7 @@ func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x0x3xf32>) -> tensor<1x4x6x6
   %y = nn.conv2d %x, %w strides [1, 1] pads [0, 0, 0, 0] dilations [1, 1] groups 1 : (tensor<1x3x8x8xf32>, tensor<4x3x0x3xf32>) -> tensor<1x4x6x6xf32>
   func.return %y : tensor<1x4x6x6xf32>
 }
-// CHECK: nn.conv2d: kernel entries must be >= 1 but found 0
+// CHECK: nn.conv2d: operand 1 has type tensor<4x3x0x3xf32> but nn ops need static shapes with dimensions >= 1
 
 // -----
 
@@ -218,7 +218,7 @@ func.func @f(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x4x6x6
   %y = nn.conv2d %x, %w strides [1] pads [0, 0, 0, 0] dilations [1, 1] groups 1 : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x6x6xf32>
   func.return %y : tensor<1x4x6x6xf32>
 }
-// CHECK: nn.conv2d: strides has 1 entries but 2 are expected
+// CHECK: nn.conv2d: strides has 1 entry but 2 are expected
 
 // -----
 
@@ -299,7 +299,7 @@ func.func @f(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32> {
   %y = nn.max_pool2d %x kernel [2] strides [2, 2] pads [0, 0, 0, 0] dilations [1, 1] : (tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32>
   func.return %y : tensor<1x4x4x4xf32>
 }
-// CHECK: nn.max_pool2d: kernel has 1 entries but 2 are expected
+// CHECK: nn.max_pool2d: kernel has 1 entry but 2 are expected
 
 // -----
 
@@ -425,7 +425,7 @@ func.func @f(%a: tensor<2x4x8xf32>, %b: tensor<3x8x5xf32>) -> tensor<3x4x5xf32> 
   %y = nn.matmul %a, %b : (tensor<2x4x8xf32>, tensor<3x8x5xf32>) -> tensor<3x4x5xf32>
   func.return %y : tensor<3x4x5xf32>
 }
-// CHECK: nn.matmul: operand shapes 2 and 3 do not broadcast (dimension -1: 2 vs 3)
+// CHECK: nn.matmul: batch dimensions of lhs 2x4x8 and rhs 3x8x5 do not broadcast
 
 // -----
 
@@ -686,7 +686,7 @@ func.func @f(%x: tensor<2x10xf32>) {
   %0, %1 = nn.split %x axis 1 sizes [0, 10] : (tensor<2x10xf32>) -> (tensor<2x0xf32>, tensor<2x10xf32>)
   func.return
 }
-// CHECK: nn.split: sizes [0, 10] must all be >= 1
+// CHECK: nn.split: result 0 has type tensor<2x0xf32> but nn ops need static shapes with dimensions >= 1
 
 // -----
 
@@ -794,7 +794,7 @@ func.func @f(%d: tensor<1000x64xf32>, %i: tensor<2xf32>) -> tensor<2x64xf32> {
   %y = nn.gather %d, %i axis 0 : (tensor<1000x64xf32>, tensor<2xf32>) -> tensor<2x64xf32>
   func.return %y : tensor<2x64xf32>
 }
-// CHECK: nn.gather: indices must have an integer element type but has f32
+// CHECK: nn.gather: indices must have element type i32 or i64 but has f32
 
 // -----
 
@@ -803,7 +803,7 @@ func.func @f(%d: tensor<1000x64xf32>, %i: tensor<2xindex>) -> tensor<2x64xf32> {
   %y = nn.gather %d, %i axis 0 : (tensor<1000x64xf32>, tensor<2xindex>) -> tensor<2x64xf32>
   func.return %y : tensor<2x64xf32>
 }
-// CHECK: nn.gather: indices must have an integer element type but has index
+// CHECK: nn.gather: indices must have element type i32 or i64 but has index
 
 // -----
 
@@ -821,7 +821,7 @@ func.func @f(%d: tensor<1000x64xf64>, %i: tensor<2xi64>) -> tensor<2x64xf32> {
   %y = nn.gather %d, %i axis 0 : (tensor<1000x64xf64>, tensor<2xi64>) -> tensor<2x64xf32>
   func.return %y : tensor<2x64xf32>
 }
-// CHECK: nn.gather: data must have element type f32, f16 or an integer but has f64
+// CHECK: nn.gather: data must have element type f32, f16, i32 or i64 but has f64
 
 // -----
 
@@ -966,3 +966,30 @@ func.func @f(%x: tensor<5x2x8xf32>, %w: tensor<1x48x8xf32>, %r: tensor<1x48x16xf
   func.return
 }
 // CHECK: nn.gru: initial_h must have shape 1x2x16 but has shape 1x16
+
+// -----
+
+// a property written in the attribute dictionary would be silently ignored
+func.func @f(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32> {
+  %y = nn.max_pool2d %x kernel [2, 2] strides [2, 2] pads [0, 0, 0, 0] dilations [1, 1] {ceil_mode} : (tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32>
+  func.return %y : tensor<1x4x4x4xf32>
+}
+// CHECK: nn.max_pool2d: 'ceil_mode' is a property of the op; written in the attribute dictionary it would be ignored
+
+// -----
+
+// nn.constant: element type outside f32, f16, i32, i64
+func.func @f() -> tensor<2xf64> {
+  %c = nn.constant dense<[1.0, 2.0]> : tensor<2xf64>
+  func.return %c : tensor<2xf64>
+}
+// CHECK: nn.constant: element type must be f32, f16, i32 or i64 but is f64
+
+// -----
+
+// nn.weight: dynamic shape
+func.func @f() -> tensor<?x4xf32> {
+  %w = nn.weight "w" : tensor<?x4xf32>
+  func.return %w : tensor<?x4xf32>
+}
+// CHECK: nn.weight: result 0 has type tensor<?x4xf32> but nn ops need static shapes with dimensions >= 1

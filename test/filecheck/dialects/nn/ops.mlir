@@ -535,6 +535,25 @@ func.func @gru_plain(%x: tensor<5x2x8xf32>, %w: tensor<2x48x8xf32>, %r: tensor<2
   func.return %y, %h : tensor<5x2x2x16xf32>, tensor<2x2x16xf32>
 }
 
+// CHECK-LABEL: func.func @data_movement_i64(
+// CHECK-NEXT:    %0 = nn.transpose %x perm [1, 0] : (tensor<2x3xi64>) -> tensor<3x2xi64>
+// CHECK-NEXT:    %1 = nn.reshape %0 : (tensor<3x2xi64>) -> tensor<6xi64>
+// CHECK-NEXT:    %2 = nn.concat %1, %i axis 0 : (tensor<6xi64>, tensor<2xi64>) -> tensor<8xi64>
+// CHECK-NEXT:    %3, %4 = nn.split %2 axis 0 sizes [5, 3] : (tensor<8xi64>) -> (tensor<5xi64>, tensor<3xi64>)
+// CHECK-NEXT:    %5 = nn.gather %x, %i axis 1 : (tensor<2x3xi64>, tensor<2xi64>) -> tensor<2x2xi64>
+// CHECK-NEXT:    %6 = nn.flatten %5 axis 1 : (tensor<2x2xi64>) -> tensor<2x2xi64>
+// CHECK-NEXT:    func.return %3, %4, %6 : tensor<5xi64>, tensor<3xi64>, tensor<2x2xi64>
+// CHECK-NEXT:  }
+func.func @data_movement_i64(%x: tensor<2x3xi64>, %i: tensor<2xi64>) -> (tensor<5xi64>, tensor<3xi64>, tensor<2x2xi64>) {
+  %0 = nn.transpose %x perm [1, 0] : (tensor<2x3xi64>) -> tensor<3x2xi64>
+  %1 = nn.reshape %0 : (tensor<3x2xi64>) -> tensor<6xi64>
+  %2 = nn.concat %1, %i axis 0 : (tensor<6xi64>, tensor<2xi64>) -> tensor<8xi64>
+  %3, %4 = nn.split %2 axis 0 sizes [5, 3] : (tensor<8xi64>) -> (tensor<5xi64>, tensor<3xi64>)
+  %5 = nn.gather %x, %i axis 1 : (tensor<2x3xi64>, tensor<2xi64>) -> tensor<2x2xi64>
+  %6 = nn.flatten %5 axis 1 : (tensor<2x2xi64>) -> tensor<2x2xi64>
+  func.return %3, %4, %6 : tensor<5xi64>, tensor<3xi64>, tensor<2x2xi64>
+}
+
 // CHECK-LABEL: func.func @f16(
 // CHECK-NEXT:    %c = nn.conv2d %x, %w bias %b strides [1, 1] pads [0, 0, 0, 0] dilations [1, 1] groups 1 : (tensor<1x3x8x8xf16>, tensor<4x3x3x3xf16>, tensor<4xf16>) -> tensor<1x4x6x6xf16>
 // CHECK-NEXT:    %r = nn.relu %c : tensor<1x4x6x6xf16>
