@@ -317,7 +317,7 @@ class ConstantOp(IRDLOperation):
         pos = parser.pos
         value = parser.parse_attribute()
         if not isinstance(value, DenseIntOrFPElementsAttr):
-            parser.raise_error("nn.constant expects a dense<...> : tensor<...> value", pos, parser.pos)
+            parser.raise_error("nn.constant expects a dense<...> : tensor<...> value", pos, pos + 1)
         attrs = parser.parse_optional_attr_dict()
         op = cls(value)
         op.attributes |= attrs
@@ -401,27 +401,6 @@ class Conv2DOp(NNOperation):
 
 
 @irdl_op_definition
-class MatmulOp(NNOperation):
-    """Matrix product with numpy semantics (ONNX MatMul): batched, broadcasting, 1-D promotion."""
-
-    name = "nn.matmul"
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    output = result_def(TensorType)
-    traits = traits_def(Pure())
-    FLOAT_OPERANDS: ClassVar = ("lhs", "rhs")
-    assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
-
-    def __init__(self, lhs, rhs):
-        a, b = _value(lhs), _value(rhs)
-        shape = _infer(self.name, shapes.matmul, shape_of(a), shape_of(b))
-        super().__init__(operands=[a, b], result_types=[tensor(shape, element_type(a))])
-
-    def result_shapes(self) -> list[Shape]:
-        return [shapes.matmul(shape_of(self.lhs), shape_of(self.rhs))]
-
-
-@irdl_op_definition
 class GemmOp(NNOperation):
     """alpha * op(A) x op(B) + beta * C (ONNX Gemm), the dense / fully-connected layer."""
 
@@ -468,8 +447,12 @@ class GemmOp(NNOperation):
 
 
 class BinaryOperation(NNOperation):
-    """Elementwise binary op with numpy broadcasting."""
+    """Two tensor operands, one result whose shape `SHAPE_FN` gives.
 
+    The elementwise ops use numpy broadcasting; `nn.matmul` overrides SHAPE_FN.
+    """
+
+    SHAPE_FN: ClassVar = shapes.broadcast
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
     output = result_def(TensorType)
@@ -479,11 +462,19 @@ class BinaryOperation(NNOperation):
 
     def __init__(self, lhs, rhs):
         a, b = _value(lhs), _value(rhs)
-        shape = _infer(self.name, shapes.broadcast, shape_of(a), shape_of(b))
+        shape = _infer(self.name, type(self).SHAPE_FN, shape_of(a), shape_of(b))
         super().__init__(operands=[a, b], result_types=[tensor(shape, element_type(a))])
 
     def result_shapes(self) -> list[Shape]:
-        return [shapes.broadcast(shape_of(self.lhs), shape_of(self.rhs))]
+        return [type(self).SHAPE_FN(shape_of(self.lhs), shape_of(self.rhs))]
+
+
+@irdl_op_definition
+class MatmulOp(BinaryOperation):
+    """Matrix product with numpy semantics (ONNX MatMul): batched, broadcasting, 1-D promotion."""
+
+    name = "nn.matmul"
+    SHAPE_FN: ClassVar = shapes.matmul
 
 
 @irdl_op_definition

@@ -54,7 +54,10 @@ class RapidOptMain(xDSLOptMain):
             if spec.name not in self.available_passes:
                 known = ", ".join(sorted(self.available_passes))
                 raise ValueError(f"unknown pass '{spec.name}' in the pipeline (known passes: {known})")
-        super().setup_pipeline()
+        try:
+            super().setup_pipeline()
+        except ValueError as e:  # e.g. an option the pass does not have
+            raise ValueError(f"bad pass pipeline '{self.args.passes}': {e}") from None
 
     def prepare_output(self):
         if self.args.output_file is None:

@@ -36,6 +36,12 @@
 // PIPELINE:     Expected argument name here
 // PIPELINE-NOT: Traceback
 
+// An option the pass does not have: the message names the pipeline.
+// RUN: not rapid-opt %inputs/rapid-opt-ok.mlir -p 'canonicalize{foo=1}' 2>&1 | filecheck %s --check-prefix=OPTION
+// OPTION-NOT: Traceback
+// OPTION:     {{^}}rapid-opt: error: bad pass pipeline 'canonicalize{foo=1}': Provided arguments ["foo"] not found in expected arguments []
+// OPTION-NOT: Traceback
+
 // A missing input file.
 // RUN: not rapid-opt %t.does-not-exist.mlir 2>&1 | filecheck %s --check-prefix=MISSING
 // MISSING-NOT: Traceback
