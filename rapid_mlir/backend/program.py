@@ -1,0 +1,73 @@
+"""A rapid program in memory: what the assembler builds, the binary stores and the
+emulator runs.
+
+A program is built for one machine. Each core has up to one instruction stream per
+engine (`dma0`, `mpe0`, `sfu0`, ...); DRAM holds the initialised data segments
+(weights) and the named input and output tensors listed in the symbol table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rapid_mlir.backend.isa import DType, Instruction
+
+
+@dataclass(frozen=True)
+class TensorSymbol:
+    """A named input or output tensor in device DRAM (row-major, contiguous)."""
+
+    name: str
+    kind: str  # "input" or "output"
+    dtype: DType
+    shape: tuple[int, ...]
+    address: int
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+@dataclass(frozen=True)
+class DataSegment:
+    """Initialised DRAM contents (e.g. weights), loaded before the program starts.
+
+    `data` holds the bytes as they sit in DRAM: f16 values already in the machine's
+    16-bit format (IEEE or DLFloat16 bits), f32 as IEEE little-endian.
+    """
+
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    address: int
+    data: bytes
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Program:
+    """Streams per (core, stream name), the symbol table and the data segments."""
+
+    machine: object  # rapid_mlir.machine.Machine
+    streams: dict[tuple[int, str], list[Instruction]] = field(default_factory=dict)
+    symbols: list[TensorSymbol] = field(default_factory=list)
+    data: list[DataSegment] = field(default_factory=list)
+
+    def symbol(self, name: str) -> TensorSymbol:
+        for s in self.symbols:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def inputs(self) -> list[TensorSymbol]:
+        return [s for s in self.symbols if s.kind == "input"]
+
+    def outputs(self) -> list[TensorSymbol]:
+        return [s for s in self.symbols if s.kind == "output"]
+
+    def instruction_count(self) -> int:
+        return sum(len(v) for v in self.streams.values())
