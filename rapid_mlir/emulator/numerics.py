@@ -167,7 +167,8 @@ def to_fp16_bits(x: np.ndarray, fmt: str) -> np.ndarray:
     _check_fmt(fmt)
     arr = _as_f32(x)
     if fmt == "ieee":
-        return arr.astype(np.float16).view(np.uint16)
+        with np.errstate(over="ignore"):  # overflow to inf is the defined behaviour
+            return arr.astype(np.float16).view(np.uint16)
     return _dlf16_encode(arr)
 
 
@@ -192,7 +193,8 @@ def round_fp16(x: np.ndarray, fmt: str) -> np.ndarray:
     _check_fmt(fmt)
     arr = _as_f32(x)
     if fmt == "ieee":
-        return arr.astype(np.float16).astype(np.float32)
+        with np.errstate(over="ignore"):
+            return arr.astype(np.float16).astype(np.float32)
     return _dlf16_table()[_dlf16_encode(arr).reshape(-1)].reshape(arr.shape)
 
 

@@ -214,7 +214,7 @@ def test_error_unknown_field_suggests(tmp_path):
 
 def test_error_unknown_preset(tmp_path):
     with pytest.raises(MachineError, match=re.escape(
-            "unknown machine 'rapid-8c' (did you mean 'rapid-1c' or 'rapid-4c' or 'rapid-32c'?); "
+            "unknown machine 'rapid-8c' (did you mean 'rapid-4c' or 'rapid-1c' or 'rapid-32c'?); "
             "known presets: rapid-1c, rapid-4c, rapid-32c")):
         load_machine("rapid-8c")
     path = tmp_path / "b.toml"
