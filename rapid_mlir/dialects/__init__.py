@@ -14,9 +14,15 @@ def _nn() -> Dialect:
     return NN
 
 
+def _rapid_isa() -> Dialect:
+    from rapid_mlir.dialects.rapid_isa import RapidIsa
+
+    return RapidIsa
+
+
 def project_dialects() -> dict[str, Callable[[], Dialect]]:
     """The dialects rapid_mlir defines (exported through the xdsl.universe entry point)."""
-    return {"nn": _nn}
+    return {"nn": _nn, "rapid_isa": _rapid_isa}
 
 
 def upstream_dialects() -> dict[str, Callable[[], Dialect]]:
