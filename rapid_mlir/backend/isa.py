@@ -261,6 +261,21 @@ class Instruction:
     mnemonic: str
     operands: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # One canonical form, whoever builds it: absent optional operands are None and
+        # float immediates are the fp32 values the encoding can hold.
+        spec = INSTRUCTIONS.get(self.mnemonic)
+        if spec is None:
+            raise ValueError(f"unknown instruction '{self.mnemonic}'")
+        for op in spec.operands:
+            value = self.operands.get(op.name)
+            if op.kind is Kind.FIMM and value is not None and value == value:
+                try:
+                    value = bits_f32(f32_bits(value))
+                except OverflowError:
+                    pass  # beyond fp32: left for the encoder to report with its field name
+            self.operands[op.name] = value
+
     @property
     def spec(self) -> InstrSpec:
         return INSTRUCTIONS[self.mnemonic]

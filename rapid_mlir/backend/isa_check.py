@@ -23,7 +23,14 @@ from rapid_mlir.backend.isa import (
 
 
 class IsaError(ValueError):
-    """An instruction that the machine cannot execute, with a message naming the field."""
+    """An instruction that the machine cannot execute, with a message naming the field.
+
+    `pc` is the instruction's index in its stream when the error comes from check_stream.
+    """
+
+    def __init__(self, message: str, pc: int | None = None):
+        super().__init__(message)
+        self.pc = pc
 
 
 def space_bytes(machine, space: Space) -> int:
@@ -68,7 +75,7 @@ def _expect(instr: Instruction, name: str, ap: AccessPattern, spaces: tuple[Spac
         _fail(instr, f"operand '{name}' has type {ap.dtype.name.lower()} but must be {dtype.name.lower()}")
     if rank is not None and len(ap.dims) != rank:
         _fail(instr, f"operand '{name}' has {len(ap.dims)} dimensions but must have {rank}")
-    if ap.core is not None and name != "dst":
+    if ap.core is not None and (name != "dst" or instr.mnemonic != "dma.copy"):
         _fail(instr, f"operand '{name}' cannot name another core (only a DMA destination can)")
     if ap.pads is not None and any(p != (0, 0) for p in ap.pads) and instr.mnemonic != "dma.copy":
         _fail(instr, f"operand '{name}' cannot be padded (only a DMA source can)")
@@ -149,6 +156,8 @@ def check_instruction(instr: Instruction, machine, stream: str | None = None) ->
                 _fail(instr, f"register r{value} is out of range r0..r{machine.registers - 1}")
             if op.name == "rd" and value == 0:
                 _fail(instr, "r0 always reads 0 and cannot be written")
+        elif op.kind in (Kind.COUNT, Kind.LEN) and value < 1:
+            _fail(instr, f"{op.name} must be >= 1 but is {value}")
         elif op.kind is Kind.SEM and not 0 <= value < machine.semaphores:
             _fail(instr, f"semaphore s{value} is out of range s0..s{machine.semaphores - 1}")
         elif op.kind is Kind.CORE and not 0 <= value < machine.cores:
@@ -179,17 +188,17 @@ def check_stream(instrs: list[Instruction], machine, core: int, stream: str) -> 
         try:
             check_instruction(instr, machine, stream)
         except IsaError as e:
-            raise IsaError(f"{where}, instruction {pc}: {e}") from None
+            raise IsaError(f"{where}, instruction {pc}: {e}", pc) from None
         if instr.mnemonic == "loop":
             end = pc + 1 + instr.operands["len"]
             if end > len(instrs):
                 raise IsaError(f"{where}, instruction {pc}: loop body of {instr.operands['len']} "
-                               f"instructions runs past the end of the stream")
+                               f"instructions runs past the end of the stream", pc)
             if open_loops and end > open_loops[-1]:
-                raise IsaError(f"{where}, instruction {pc}: loop body ends after its enclosing loop's")
+                raise IsaError(f"{where}, instruction {pc}: loop body ends after its enclosing loop's", pc)
             open_loops.append(end)
             if len(open_loops) > machine.loop_depth:
                 raise IsaError(f"{where}, instruction {pc}: loops nest {len(open_loops)} deep but "
-                               f"the machine allows {machine.loop_depth}")
+                               f"the machine allows {machine.loop_depth}", pc)
     if not instrs or instrs[-1].mnemonic != "halt":
-        raise IsaError(f"{where}: the stream must end with halt")
+        raise IsaError(f"{where}: the stream must end with halt", max(len(instrs) - 1, 0))
