@@ -7,7 +7,7 @@ import lit.formats
 
 config.name = "rapid-mlir"
 config.test_format = lit.formats.ShTest(execute_external=False)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".rasm"]
 # lit maps test paths relative to the directory of this file (the repo root); run it
 # on the test directory: `lit test/filecheck`.
 repo_root = os.path.dirname(os.path.abspath(__file__))

@@ -45,7 +45,11 @@ class RapidOptMain(xDSLOptMain):
     def register_all_targets(self) -> None:
         from xdsl.targets.mlir import MLIRTarget
 
+        from rapid_mlir.backend.targets import RasmTarget, RbinTarget
+
         self.available_targets["mlir"] = lambda: MLIRTarget
+        self.available_targets["rasm"] = lambda: RasmTarget
+        self.available_targets["rbin"] = lambda: RbinTarget
 
     def setup_pipeline(self) -> None:
         from xdsl.utils.arg_spec import parse_pipeline
@@ -59,20 +63,32 @@ class RapidOptMain(xDSLOptMain):
         except ValueError as e:  # e.g. an option the pass does not have
             raise ValueError(f"bad pass pipeline '{self.args.passes}': {e}") from None
 
+    def _binary(self) -> bool:
+        return self.args.target == "rbin"
+
     def prepare_output(self):
-        if self.args.output_file is None:
+        if self.args.output_file is None and not self._binary():
             return sys.stdout
         self._deferred = _DeferredOutput()
         return self._deferred
 
     def finish(self) -> None:
-        """Writes `-o FILE` atomically, after everything succeeded."""
+        """Writes the output atomically (`-o FILE`), after everything succeeded; a binary
+        target's latin-1 text becomes bytes again."""
+        from rapid_mlir.backend.targets import BINARY_TEXT_ENCODING
+
+        if self.args.output_file is None and not self._binary():
+            return
+        data = self._deferred.getvalue()
+        raw = data.encode(BINARY_TEXT_ENCODING) if self._binary() else data.encode()
         if self.args.output_file is None:
+            sys.stdout.buffer.write(raw)
+            sys.stdout.flush()
             return
         path = self.args.output_file
         tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            f.write(self._deferred.getvalue())
+        with open(tmp, "wb") as f:
+            f.write(raw)
         os.replace(tmp, path)
 
 
