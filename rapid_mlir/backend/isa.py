@@ -184,7 +184,8 @@ _SPECS: list[InstrSpec] = [
               "sem[core][sem] += 1 (own core when @core is absent); visible to the target after "
               "ring_hop_cycles per hop when remote", _CONTROL),
     InstrSpec("barrier", 0x08, Engine.ANY, (),
-              "block until the same stream of every core has reached its k-th barrier", _CONTROL),
+              "block until the same stream of every core that has that stream in the program has "
+              "reached its k-th barrier", _CONTROL),
     InstrSpec("dma.copy", 0x10, Engine.DMA, _ops("dst:ap", "src:ap_pad", "padval:fimm?"),
               "for each index i of dst's shape: dst[i] = src[i] if i is inside src's unpadded "
               "region else padval (default 0.0); element types must match (bytes are copied); "
@@ -267,6 +268,7 @@ class Instruction:
         spec = INSTRUCTIONS.get(self.mnemonic)
         if spec is None:
             raise ValueError(f"unknown instruction '{self.mnemonic}'")
+        object.__setattr__(self, "operands", dict(self.operands))  # never alias the caller's dict
         for op in spec.operands:
             value = self.operands.get(op.name)
             if op.kind is Kind.FIMM and value is not None and value == value:

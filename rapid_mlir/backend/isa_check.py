@@ -99,6 +99,8 @@ def _check_dma(instr: Instruction, machine) -> None:
         _fail(instr, "a remote destination lx@core needs an LX source")
     if dst.dtype != src.dtype:
         _fail(instr, f"dst has type {dst.dtype.name.lower()} but src has {src.dtype.name.lower()}")
+    if dst.pads is not None and any(p != (0, 0) for p in dst.pads):
+        _fail(instr, "operand 'dst' cannot be padded (only the source can)")
     _same_shape(instr, ("dst", "src"))
 
 
@@ -137,6 +139,13 @@ def _check_sfu(instr: Instruction, machine) -> None:
         win: Window = instr.operands["win"]
         if not 1 <= len(win.dims) <= 2 or any(s < 1 for s, _ in win.dims):
             _fail(instr, f"window {list(win.dims)} must have 1 or 2 dimensions of size >= 1")
+        src = instr.operands["src"]
+        if src.reg == 0:  # the windows reach past the origins the src pattern lists
+            lo, hi = AccessPattern(src.space, src.dtype, src.dims + win.dims, src.offset).extent()
+            limit = space_bytes(machine, src.space)
+            if lo < 0 or hi > limit:
+                _fail(instr, f"operand 'src' with its window touches bytes [{lo}, {hi}) of "
+                             f"{src.space.name.lower()} but it has {limit} bytes")
     _same_shape(instr, tuple(aps))
 
 

@@ -470,3 +470,16 @@ rapid_isa.program machine "rapid-4c" {
   rapid_isa.tensor "input" "x" "i8" [4] at 0
 }
 // CHECK: rapid_isa.tensor: dtype must be f16 or f32 but is 'i8'
+
+// -----
+
+// pooling windows that reach past the end of LX
+rapid_isa.program machine "rapid-4c" {
+  rapid_isa.core 0 {
+    rapid_isa.stream "sfu0" {
+      rapid_isa.sfu_maxpool lx[0x0] f16 {4:1}, lx[0x1ffff0] f16 {4:1}, {3:4}
+      rapid_isa.halt
+    }
+  }
+}
+// CHECK: rapid_isa.sfu_maxpool: sfu.maxpool: operand 'src' with its window touches bytes [2097136, 2097160) of lx but it has 2097152 bytes
