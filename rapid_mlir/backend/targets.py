@@ -20,6 +20,16 @@ BINARY_TEXT_ENCODING = "latin-1"
 `rapid-opt` turns them back into bytes when it writes the output."""
 
 
+def checked_program(module: ModuleOp):
+    """The module's program, checked as the assembler checks its input."""
+    from rapid_mlir.backend.assembler import check_program
+    from rapid_mlir.backend.isa_ir import module_to_program
+
+    program = module_to_program(module)
+    check_program(program)
+    return program
+
+
 @dataclass(frozen=True)
 class RasmTarget(Target):
     """Prints the program as canonical rapid assembly."""
@@ -27,13 +37,9 @@ class RasmTarget(Target):
     name = "rasm"
 
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
-        from rapid_mlir.backend.assembler import check_program
-        from rapid_mlir.backend.isa_ir import module_to_program
         from rapid_mlir.backend.printer import program_to_text
 
-        program = module_to_program(module)
-        check_program(program)
-        output.write(program_to_text(program))
+        output.write(program_to_text(checked_program(module)))
 
 
 @dataclass(frozen=True)
@@ -43,10 +49,6 @@ class RbinTarget(Target):
     name = "rbin"
 
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
-        from rapid_mlir.backend.assembler import check_program
-        from rapid_mlir.backend.isa_ir import module_to_program
         from rapid_mlir.backend.rbin import write_rbin
 
-        program = module_to_program(module)
-        check_program(program)
-        output.write(write_rbin(program).decode(BINARY_TEXT_ENCODING))
+        output.write(write_rbin(checked_program(module)).decode(BINARY_TEXT_ENCODING))

@@ -58,6 +58,7 @@ from xdsl.utils.exceptions import VerifyException
 from rapid_mlir.backend import isa
 from rapid_mlir.backend.isa import AccessPattern, DType, InstrSpec, Instruction, Kind, Space, Window
 from rapid_mlir.backend.isa_check import IsaError, check_instruction
+from rapid_mlir.backend.printer import format_dims, format_float
 
 # ---------------------------------------------------------------------------
 # Text of access patterns and windows (shared by the attributes and the ops)
@@ -72,16 +73,12 @@ def ap_text(ap: AccessPattern) -> str:
     """`remote 2 lx[r1 + 0x40] f16 {8:64, 8:1} pad {1:1, 0:0}` (remote and pad when present)."""
     base = _hex(ap.offset) if ap.reg == 0 else (
         f"r{ap.reg}" + ("" if ap.offset == 0 else f" {'+' if ap.offset > 0 else '-'} {hex(abs(ap.offset))}"))
-    text = f"{ap.space.name.lower()}[{base}] {ap.dtype.name.lower()} {_pairs(ap.dims)}"
+    text = f"{ap.space.name.lower()}[{base}] {ap.dtype.name.lower()} {format_dims(ap.dims)}"
     if ap.core is not None:
         text = f"remote {ap.core} " + text
     if ap.pads is not None and any(p != (0, 0) for p in ap.pads):
-        text += f" pad {_pairs(ap.pads)}"
+        text += f" pad {format_dims(ap.pads)}"
     return text
-
-
-def _pairs(pairs) -> str:
-    return "{" + ", ".join(f"{a}:{b}" for a, b in pairs) + "}"
 
 
 def _parse_int(parser: AttrParser) -> int:
@@ -208,7 +205,7 @@ class WindowAttr(ParametrizedAttribute):
         return list(WindowAttr.from_window(w).parameters)
 
     def print_parameters(self, printer: Printer) -> None:
-        printer.print_string(f"<{_pairs(self.to_window().dims)}>")
+        printer.print_string(f"<{format_dims(self.to_window().dims)}>")
 
 
 # ---------------------------------------------------------------------------
@@ -238,16 +235,6 @@ def _from_prop(kind: Kind, attr: Attribute):
     return attr.to_window()
 
 
-def _float_text(v: float) -> str:
-    import numpy as np
-
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    return str(np.float32(v))  # the shortest text that reads back as the same f32
-
-
 def _operand_text(kind: Kind, name: str, value) -> str:
     if kind is Kind.REG:
         return f"r{value}"
@@ -256,11 +243,11 @@ def _operand_text(kind: Kind, name: str, value) -> str:
     if kind is Kind.CORE:
         return f"core {value}"
     if kind is Kind.FIMM:
-        return _float_text(value)
+        return format_float(value)
     if kind in (Kind.AP, Kind.AP_PAD):
         return ap_text(value)
     if kind is Kind.WINDOW:
-        return _pairs(value.dims)
+        return format_dims(value.dims)
     return str(value)
 
 
