@@ -20,9 +20,15 @@ def _rapid_isa() -> Dialect:
     return RapidIsa
 
 
+def _rapid_tile() -> Dialect:
+    from rapid_mlir.dialects.rapid_tile import RapidTile
+
+    return RapidTile
+
+
 def project_dialects() -> dict[str, Callable[[], Dialect]]:
     """The dialects rapid_mlir defines (exported through the xdsl.universe entry point)."""
-    return {"nn": _nn, "rapid_isa": _rapid_isa}
+    return {"nn": _nn, "rapid_tile": _rapid_tile, "rapid_isa": _rapid_isa}
 
 
 def upstream_dialects() -> dict[str, Callable[[], Dialect]]:

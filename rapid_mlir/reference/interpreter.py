@@ -12,10 +12,18 @@ from collections.abc import Mapping
 
 import numpy as np
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, TensorType
-from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, impl, register_impls
+from xdsl.interpreter import (
+    Interpreter,
+    InterpreterFunctions,
+    PythonValues,
+    ReturnedValues,
+    impl,
+    impl_terminator,
+    register_impls,
+)
 from xdsl.interpreters.func import FuncFunctions
 
-from rapid_mlir.dialects import nn
+from rapid_mlir.dialects import nn, rapid_tile
 from rapid_mlir.reference import kernels as K
 from rapid_mlir.reference.signature import ReferenceError, check_inputs, find_entry, signature
 from rapid_mlir.weights import WeightStore, numpy_dtype
@@ -217,6 +225,20 @@ class NNFunctions(InterpreterFunctions):
                                linear_before_reset=op.linear_before_reset is not None))
 
 
+@register_impls
+class RapidTileFunctions(InterpreterFunctions):
+    """Runs a `rapid_tile.kernel` by interpreting its body: the mapping changes how a layer
+    runs on the device, never what it computes."""
+
+    @impl(rapid_tile.KernelOp)
+    def run_kernel(self, interp: Interpreter, op: rapid_tile.KernelOp, args: PythonValues):
+        return interp.run_ssacfg_region(op.body, args, op.layer.data)
+
+    @impl_terminator(rapid_tile.YieldOp)
+    def run_yield(self, interp: Interpreter, op: rapid_tile.YieldOp, args: PythonValues):
+        return ReturnedValues(args), ()
+
+
 def _optional(op, args: PythonValues, names: tuple[str, ...]) -> list:
     """The optional operands of an op in declaration order, None where absent."""
     values = dict(zip(op.operands, args))
@@ -231,6 +253,7 @@ def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], weights: WeightStore
     interp = Interpreter(module)
     interp.register_implementations(FuncFunctions())
     interp.register_implementations(NNFunctions(weights))
+    interp.register_implementations(RapidTileFunctions())
     try:
         results = interp.call_op(sig.function, tuple(args))
     except ValueError as e:  # a kernel rejected a runtime value, e.g. a gather index
