@@ -75,9 +75,12 @@ class GraphBuilder:
         return results[0]
 
     def add_multi(self, op: Operation, name: str | None = None) -> list[SSAValue]:
-        """Appends an op and returns all its results."""
+        """Appends an op and returns all its results; `name` becomes the op's layer name
+        (`nn.name`, kept down to the instructions) and its results' SSA names."""
         self.builder.insert(op)
         if name is not None:
+            if op.name.startswith("nn.") and not isinstance(op, nn.ConstantOp | nn.WeightOp):
+                op.attributes[NAME_ATTR] = StringAttr(name)
             for r in op.results:
                 r.name_hint = ssa_name(name)
         return list(op.results)
