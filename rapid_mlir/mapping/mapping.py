@@ -11,7 +11,8 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
   (array rows), n (array columns) and k (SIMD lanes, the reduction) of each tile product.
 - `order(...)`: every dimension, outermost loop first, of the loops over LX tiles; the
   operand whose dimensions are all outside the innermost varying loop stays resident.
-- `lx(d=t, ...)`: tile extents held in LX per step (per core, after the split);
+- `lx(d=t, ...)`: tile extents held in LX per step, for one corelet's share of the work
+  (after the core and corelet splits; the corelets of a core share its LX);
   `l0(d=t, ...)`: tile extents of one MPE instruction (over rows, cols and simd dims).
 - `double_buffer`: LX tiles of streamed operands are double-buffered.
 
@@ -62,14 +63,20 @@ class Mapping:
     def from_text(text: str) -> Mapping:
         """Parses `to_text`'s form; raises MappingError naming the bad clause."""
         fields: dict[str, object] = {"double_buffer": False}
+        seen: set[str] = set()
         pos = 0
-        clause = re.compile(r"\s*([a-z_0-9]+)(?:\(([^()]*)\))?")
+        clause = re.compile(r"\s*([a-z_0-9]+)\s*(?:\(([^()]*)\))?")
         while pos < len(text.rstrip()):
             m = clause.match(text, pos)
             if m is None or m.end() == pos:
                 raise MappingError(f"mapping text: cannot parse '{text[pos:].strip()}'")
             name, body = m.group(1), m.group(2)
             pos = m.end()
+            if name in seen:
+                raise MappingError(f"mapping text: clause '{name}' appears twice")
+            seen.add(name)
+            if name in ("cores", "corelets", "lx", "l0", "rows", "cols", "simd", "order") and body is None:
+                raise MappingError(f"mapping text: clause '{name}' needs a list in parentheses")
             if name == "double_buffer" and body is None:
                 fields["double_buffer"] = True
             elif name in ("cores", "corelets", "lx", "l0") and body is not None:
@@ -116,6 +123,9 @@ class Mapping:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def __hash__(self) -> int:  # dict fields: hash the canonical JSON (searches keep sets)
+        return hash(self.to_json())
+
     # -- checks against the layer ------------------------------------------------------------
 
     def validate(self, problem: Problem) -> None:
@@ -147,16 +157,17 @@ class Mapping:
             raise MappingError(f"{where}: rows and cols must not hold reduction dimensions")
         for d in dims:
             lx, l0 = self.lx.get(d, 1), self.l0.get(d, 1)
-            if lx > self.per_core_extent(problem, d):
-                raise MappingError(f"{where}: lx({d}={lx}) exceeds the {self.per_core_extent(problem, d)} "
+            if lx > self.per_corelet_extent(problem, d):
+                raise MappingError(f"{where}: lx({d}={lx}) exceeds the {self.per_corelet_extent(problem, d)} "
                                    f"a core gets")
             if l0 > lx:
                 raise MappingError(f"{where}: l0({d}={l0}) exceeds lx({d}={lx})")
             if d in self.l0 and d not in spatial:
                 raise MappingError(f"{where}: l0({d}=...) but {d} is not in rows, cols or simd")
 
-    def per_core_extent(self, problem: Problem, dim: str) -> int:
-        """How much of `dim` one corelet works on after the core and corelet splits."""
+    def per_corelet_extent(self, problem: Problem, dim: str) -> int:
+        """How much of `dim` one corelet works on after the core and corelet splits
+        (the bound of lx tiles)."""
         extent = problem.dims[dim]
         for split in (self.cores, self.corelets):
             parts = split.get(dim, 1)
@@ -173,6 +184,8 @@ def _parse_kv(clause: str, body: str) -> dict[str, int]:
         m = re.fullmatch(r"([a-z_0-9]+)\s*=\s*(\d+)", item)
         if m is None:
             raise MappingError(f"mapping text: {clause}(...) expects dim=integer entries, found '{item}'")
+        if m.group(1) in out:
+            raise MappingError(f"mapping text: {clause}(...) gives {m.group(1)} twice")
         out[m.group(1)] = int(m.group(2))
     return out
 
@@ -186,6 +199,8 @@ def load_mapping_file(path) -> dict[str, Mapping]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise MappingError(f"mapping file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MappingError(f"mapping file {path} cannot be read ({e})") from None
     except json.JSONDecodeError as e:
         raise MappingError(f"mapping file {path}: invalid JSON at line {e.lineno}, column {e.colno}: "
                            f"{e.msg}") from None

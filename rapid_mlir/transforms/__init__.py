@@ -14,7 +14,13 @@ from xdsl.passes import ModulePass
 
 def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """The passes rapid_mlir defines (exported through the xdsl.universe entry point)."""
-    return {}
+
+    def convert_nn_to_tile():
+        from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
+
+        return ConvertNnToTilePass
+
+    return {"convert-nn-to-tile": convert_nn_to_tile}
 
 
 def upstream_passes() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -1,0 +1,230 @@
+"""What a mapping asks of the machine's buffers, and whether it fits.
+
+Pure maths on a `Problem` and a `Mapping` (no IR). `footprint` counts the bytes;
+`check_fits` compares them with the `Machine` and raises `MappingError` naming the
+layer, the buffer, the bytes needed and the bytes available. Both assume the mapping
+passed `Mapping.validate(problem)`.
+
+The rules, per buffer (extents absent from `lx(...)` or `l0(...)` count as 1):
+
+- **LX** (per core, shared by the core's corelets). Each operand has one tile per
+  corelet of `lx(d)` over the dims indexing it, of the operand's itemsize (f16 = 2 bytes).
+  The conv2d input tile is the window its output tile reads, halo included:
+  `(th - 1) * stride + (tkh - 1) * dilation + 1` rows for `th = lx(oh)`, `tkh = lx(kh)`
+  (likewise columns), with `lx(ic)` channels.
+  *Copies*: the corelets of a core work on different tiles of an operand when a dim the
+  corelets split indexes it (for the conv2d input, the window dims `oh, ow, kh, kw`
+  count), one tile per non-empty corelet part; otherwise they share one tile. So
+  `corelets(oc=2)` holds two weight and two output tiles but one input tile.
+  *Buffers*: with `double_buffer`, a tile that changes during the core's loops (a dim
+  indexing it takes more than one LX step, `ceil(per-core extent / lx) > 1`) gets two
+  buffers, so the next tile loads while this one is used; a tile loaded once gets one.
+- **L0 A** (per corelet): `m * k * 2` bytes, **L0 B**: `k * n * 2` bytes, where m, n, k
+  are the products of `l0(d)` over the rows, cols and simd dims (one MPE instruction's
+  A and B tiles, f16, as `isa_check` counts them).
+- **ACC** (per corelet): `m * n * 4` bytes (f32), twice that with `double_buffer` (one
+  tile drains while the next accumulates).
+- **Cores and corelets**: the product of the `cores(...)` parts is at most
+  `machine.cores`, that of the `corelets(...)` parts at most `corelets_per_core`.
+
+`Footprint.mpe_utilization_bound` is the fraction of the MPE's rows x cols x SIMD lanes
+one tile instruction keeps busy, `m / (ceil(m / rows) * rows)` times the same for n over
+cols and k over simd: an upper bound on the MPE efficiency the mapping can reach.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rapid_mlir.machine import Machine
+from rapid_mlir.mapping.mapping import Mapping, MappingError
+from rapid_mlir.mapping.problem import Operand, Problem
+
+_DTYPES = {2: "f16", 4: "f32"}
+_WINDOW = {"oh": ("kh", "stride_h", "dil_h"), "ow": ("kw", "stride_w", "dil_w")}
+
+
+@dataclass(frozen=True)
+class TileNeed:
+    """One operand's LX tiles in one core."""
+
+    operand: str
+    shape: tuple[int, ...]
+    """One corelet's tile, over the operand's dims (conv2d input: the window, halo included)."""
+    itemsize: int
+    """Bytes per element (2 for f16)."""
+    copies: int
+    """Distinct tiles a core holds: one per corelet working on a different part, else 1."""
+    buffers: int
+    """2 when double-buffered, else 1."""
+
+    @property
+    def bytes(self) -> int:
+        """LX bytes of all copies and buffers of the tile."""
+        return math.prod(self.shape) * self.itemsize * self.copies * self.buffers
+
+    def describe(self) -> str:
+        """`input tile (3x230x230 f16, double-buffered)`: leading extents of 1 dropped."""
+        extents = list(self.shape)
+        while len(extents) > 1 and extents[0] == 1:
+            extents.pop(0)
+        dtype = _DTYPES.get(self.itemsize, f"{self.itemsize}-byte")
+        text = f"{'x'.join(map(str, extents))} {dtype}"
+        if self.copies > 1:
+            text += f", one for each of {self.copies} corelets"
+        if self.buffers > 1:
+            text += ", double-buffered"
+        return f"{self.operand} tile ({text})"
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The buffer needs of one layer's mapping (see the module docstring for the rules)."""
+
+    layer: str
+    tiles: tuple[TileNeed, ...]
+    """The LX tiles of each operand, in the problem's operand order."""
+    lx_bytes: int
+    """LX bytes per core: the sum of the tiles' bytes."""
+    l0_a_bytes: int
+    """L0 A bytes per corelet (one MPE instruction's A tile)."""
+    l0_b_bytes: int
+    """L0 B bytes per corelet (one MPE instruction's B tile)."""
+    acc_bytes: int
+    """ACC bytes per corelet (f32, doubled when double-buffered)."""
+    mpe_m: int
+    """Products of the l0 extents over rows, cols and simd: one instruction's m, n, k."""
+    mpe_n: int
+    mpe_k: int
+    mpe_utilization_bound: float
+    """Fraction of the MPE's rows x cols x SIMD lanes one tile instruction keeps busy."""
+    core_parts: int
+    """Product of the `cores(...)` parts."""
+    corelet_parts: int
+    """Product of the `corelets(...)` parts."""
+
+    @property
+    def lx_operands(self) -> dict[str, int]:
+        """LX bytes per core of each operand (all copies and buffers)."""
+        return {t.operand: t.bytes for t in self.tiles}
+
+    def tile(self, operand: str) -> TileNeed:
+        """The tile of the operand named `operand`."""
+        for t in self.tiles:
+            if t.operand == operand:
+                return t
+        raise KeyError(operand)
+
+
+def footprint(problem: Problem, mapping: Mapping, machine: Machine) -> Footprint:
+    """The bytes `mapping` needs in LX, L0 A, L0 B and ACC when running `problem`."""
+    tiles = tuple(_tile_need(problem, mapping, op) for op in problem.operands)
+    m, n, k = (_l0_product(mapping, dims) for dims in (mapping.rows, mapping.cols, mapping.simd))
+    utilization = (_fill(m, machine.mpe_rows) * _fill(n, machine.mpe_cols)
+                   * _fill(k, machine.mpe_simd))
+    return Footprint(
+        layer=problem.layer, tiles=tiles, lx_bytes=sum(t.bytes for t in tiles),
+        l0_a_bytes=m * k * 2, l0_b_bytes=k * n * 2,
+        acc_bytes=m * n * 4 * (2 if mapping.double_buffer else 1),
+        mpe_m=m, mpe_n=n, mpe_k=k, mpe_utilization_bound=utilization,
+        core_parts=math.prod(mapping.cores.values()),
+        corelet_parts=math.prod(mapping.corelets.values()))
+
+
+def check_fits(problem: Problem, mapping: Mapping, machine: Machine) -> Footprint:
+    """The footprint of `mapping`; raises MappingError if it exceeds one of `machine`'s
+    buffers or uses more cores or corelets than it has."""
+    fp = footprint(problem, mapping, machine)
+    where = f"layer '{problem.layer}'"
+    if fp.core_parts > machine.cores:
+        raise MappingError(f"{where}: cores({_kv(mapping.cores)}) splits the work into "
+                           f"{fp.core_parts} parts but machine '{machine.name}' has "
+                           f"{machine.cores} cores")
+    if fp.corelet_parts > machine.corelets_per_core:
+        raise MappingError(f"{where}: corelets({_kv(mapping.corelets)}) splits a core's work "
+                           f"into {fp.corelet_parts} parts but a core of machine "
+                           f"'{machine.name}' has {machine.corelets_per_core} corelets")
+    rows, cols, simd = (_l0_text(mapping, d) for d in (mapping.rows, mapping.cols, mapping.simd))
+    if fp.l0_a_bytes > machine.l0_a_bytes:
+        raise MappingError(f"{where}: the MPE A tile ({fp.mpe_m}x{fp.mpe_k} f16: rows {rows} x "
+                           f"simd {simd}) needs {fp.l0_a_bytes} bytes of L0 A but L0 A holds "
+                           f"{machine.l0_a_bytes} bytes")
+    if fp.l0_b_bytes > machine.l0_b_bytes:
+        raise MappingError(f"{where}: the MPE B tile ({fp.mpe_k}x{fp.mpe_n} f16: simd {simd} x "
+                           f"cols {cols}) needs {fp.l0_b_bytes} bytes of L0 B but L0 B holds "
+                           f"{machine.l0_b_bytes} bytes")
+    if fp.acc_bytes > machine.acc_bytes:
+        buffered = ", double-buffered" if mapping.double_buffer else ""
+        raise MappingError(f"{where}: the accumulator tile ({fp.mpe_m}x{fp.mpe_n} f32: rows "
+                           f"{rows} x cols {cols}{buffered}) needs {fp.acc_bytes} bytes of ACC "
+                           f"but ACC holds {machine.acc_bytes} bytes")
+    if fp.lx_bytes > machine.lx_bytes:
+        raise MappingError(_lx_message(where, fp, machine))
+    return fp
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+
+def _tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:
+    window = problem.kind == "conv2d" and op.name == "input"
+    shape = tuple(_window_extent(problem, mapping, d) if window and d in _WINDOW
+                  else mapping.lx.get(d, 1) for d in op.dims)
+    varying = set(op.dims)
+    if window:
+        varying |= {_WINDOW[d][0] for d in op.dims if d in _WINDOW}
+    copies = math.prod(_corelet_parts_used(problem, mapping, d) for d in varying)
+    changes = any(_steps(problem, mapping, d) > 1 for d in varying)
+    buffers = 2 if mapping.double_buffer and changes else 1
+    return TileNeed(op.name, shape, op.itemsize, copies, buffers)
+
+
+def _window_extent(problem: Problem, mapping: Mapping, dim: str) -> int:
+    """Input rows (dim oh) or columns (ow) an output tile reads, halo included."""
+    kernel, stride, dilation = _WINDOW[dim]
+    out_tile, kernel_tile = mapping.lx.get(dim, 1), mapping.lx.get(kernel, 1)
+    return ((out_tile - 1) * problem.params.get(stride, 1)
+            + (kernel_tile - 1) * problem.params.get(dilation, 1) + 1)
+
+
+def _steps(problem: Problem, mapping: Mapping, dim: str) -> int:
+    """LX tiles a corelet steps through along `dim`."""
+    return -(-mapping.per_corelet_extent(problem, dim) // mapping.lx.get(dim, 1))
+
+
+def _corelet_parts_used(problem: Problem, mapping: Mapping, dim: str) -> int:
+    """Corelet parts of `dim` that get work (parts beyond the extent get none)."""
+    parts = mapping.corelets.get(dim, 1)
+    if parts == 1:
+        return 1
+    core_extent = -(-problem.dims[dim] // mapping.cores.get(dim, 1))
+    size = -(-core_extent // parts)
+    return -(-core_extent // size)
+
+
+def _l0_product(mapping: Mapping, dims: tuple[str, ...]) -> int:
+    return math.prod(mapping.l0.get(d, 1) for d in dims)
+
+
+def _fill(extent: int, lanes: int) -> float:
+    """Fraction of `lanes` busy on average when `extent` is processed `lanes` at a time."""
+    return extent / (-(-extent // lanes) * lanes)
+
+
+def _kv(d: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in d.items())
+
+
+def _l0_text(mapping: Mapping, dims: tuple[str, ...]) -> str:
+    return "(" + ",".join(f"{d}={mapping.l0.get(d, 1)}" for d in dims) + ")"
+
+
+def _lx_message(where: str, fp: Footprint, machine: Machine) -> str:
+    listing = "; ".join(f"{t.describe()}: {t.bytes}" for t in fp.tiles)
+    biggest = max(fp.tiles, key=lambda t: t.bytes)
+    if biggest.bytes > machine.lx_bytes:
+        return (f"{where}: the {biggest.describe()} needs {biggest.bytes} bytes of LX but LX "
+                f"holds {machine.lx_bytes} bytes; the LX total is {fp.lx_bytes} bytes ({listing})")
+    return (f"{where}: the tiles need {fp.lx_bytes} bytes of LX but LX holds "
+            f"{machine.lx_bytes} bytes ({listing})")

@@ -1,0 +1,151 @@
+"""`convert-nn-to-tile`: wraps each accelerator layer in a `rapid_tile.kernel` with its mapping.
+
+    rapid-opt net.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file=layers.json}'
+
+For every `nn` op the accelerator's matrix engine runs (conv2d, matmul, gemm) the pass
+builds the layer's loop nest (`rapid_mlir.mapping.problem`), chooses a mapping (the
+layer's entry in `mapping-file` if there is one, else the strategy's), checks that it is
+well formed and fits the machine's buffers, and moves the op into a kernel that carries
+the layer name and the mapping. Other ops stay in `nn`: for now they run on the host.
+An infeasible mapping fails the pass with a message naming the layer, the buffer, the
+bytes needed and the bytes available.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation
+from xdsl.passes import ModulePass
+from xdsl.rewriter import Rewriter
+from xdsl.utils.exceptions import PassFailedException
+
+from rapid_mlir.dialects import nn
+from rapid_mlir.dialects.nn_shapes import broadcast
+from rapid_mlir.dialects.rapid_tile import KernelOp, YieldOp, new_body
+from rapid_mlir.mapping import problem as P
+from rapid_mlir.mapping.mapping import Mapping, MappingError, load_mapping_file
+
+LAYER_ATTR = "nn.name"
+"""An nn op's layer name (set by importers and builders; generated when absent)."""
+
+STRATEGIES = ("fixed",)
+
+
+def layer_problem(op: Operation, layer: str) -> P.Problem | None:
+    """The loop nest of an op the matrix engine runs, or None for other ops."""
+    if isinstance(op, nn.Conv2DOp):
+        return P.conv2d(layer, op.input.type.get_shape(), op.weight.type.get_shape(),
+                        nn.ints(op.strides), nn.ints(op.pads), nn.ints(op.dilations),
+                        op.groups.value.data)
+    if isinstance(op, nn.GemmOp):
+        m, n = op.output.type.get_shape()
+        a = op.lhs.type.get_shape()
+        k = a[0] if op.trans_a is not None else a[1]
+        return P.matmul(layer, 1, m, n, k)
+    if isinstance(op, nn.MatmulOp):
+        a, b = tuple(op.lhs.type.get_shape()), tuple(op.rhs.type.get_shape())
+        a2 = (1,) + a if len(a) == 1 else a
+        b2 = b + (1,) if len(b) == 1 else b
+        batch = math.prod(broadcast(a2[:-2], b2[:-2]))
+        return P.matmul(layer, batch, a2[-2], b2[-1], a2[-1])
+    return None
+
+
+def layer_names(fn: func.FuncOp) -> dict[Operation, str]:
+    """Every op's layer name: its `nn.name`, else `<kind>_<index>` in program order."""
+    names: dict[Operation, str] = {}
+    counts: dict[str, int] = {}
+    for op in fn.body.walk():
+        if not op.name.startswith("nn."):
+            continue
+        attr = op.attributes.get(LAYER_ATTR)
+        kind = op.name.removeprefix("nn.")
+        if isinstance(attr, StringAttr):
+            names[op] = attr.data
+        else:
+            names[op] = f"{kind}_{counts.get(kind, 0)}"
+            counts[kind] = counts.get(kind, 0) + 1
+    return names
+
+
+def choose_mapping(problem: P.Problem, machine, strategy: str,
+                   overrides: dict[str, Mapping]) -> Mapping:
+    """The layer's mapping: the override for its name, else the strategy's; checked."""
+    from rapid_mlir.mapping.fixed import fixed_mapping
+    from rapid_mlir.mapping.footprint import check_fits
+
+    mapping = overrides.get(problem.layer)
+    if mapping is None:
+        mapping = fixed_mapping(problem, machine)
+    mapping.validate(problem)
+    check_fits(problem, mapping, machine)
+    return mapping
+
+
+@dataclass(frozen=True)
+class ConvertNnToTilePass(ModulePass):
+    """Wraps each matrix-engine layer in a `rapid_tile.kernel` carrying its mapping."""
+
+    name = "convert-nn-to-tile"
+
+    machine: str = "rapid-4c"
+    """The machine preset name or machine file the mappings are for."""
+    strategy: str = "fixed"
+    """How mappings are chosen: `fixed` (the baseline)."""
+    mapping_file: str | None = None
+    """A JSON file of layer name -> mapping that pins those layers."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from rapid_mlir.machine import MachineError, load_machine
+
+        if self.strategy not in STRATEGIES:
+            raise PassFailedException(f"convert-nn-to-tile: unknown strategy '{self.strategy}' "
+                                      f"(strategies: {', '.join(STRATEGIES)})")
+        try:
+            machine = load_machine(self.machine)
+            overrides = load_mapping_file(self.mapping_file) if self.mapping_file else {}
+        except (MachineError, MappingError) as e:
+            raise PassFailedException(f"convert-nn-to-tile: {e}") from None
+        for fn in op.walk():
+            if isinstance(fn, func.FuncOp) and not fn.is_declaration:
+                self._convert(fn, machine, overrides)
+
+    def _convert(self, fn: func.FuncOp, machine, overrides: dict[str, Mapping]) -> None:
+        names = layer_names(fn)
+        for nn_op in list(fn.body.walk()):
+            if isinstance(nn_op.parent_op(), KernelOp):
+                continue
+            problem = layer_problem(nn_op, names.get(nn_op, ""))
+            if problem is None:
+                continue
+            try:
+                mapping = choose_mapping(problem, machine, self.strategy, overrides)
+            except MappingError as e:
+                raise PassFailedException(f"convert-nn-to-tile: {e}") from None
+            _wrap(nn_op, problem.layer, mapping)
+
+
+def _wrap(nn_op: Operation, layer: str, mapping: Mapping) -> KernelOp:
+    """Moves `nn_op` into a new kernel that takes its operands and gives its results."""
+    region, block = new_body([v.type for v in nn_op.operands])
+    kernel = KernelOp(layer, mapping, list(nn_op.operands), region, [r.type for r in nn_op.results])
+    Rewriter.insert_op(kernel, _before(nn_op))
+    for old, new in zip(list(nn_op.results), kernel.outputs):
+        old.replace_all_uses_with(new)
+    nn_op.detach()
+    nn_op.operands = list(block.args)
+    nn_op.attributes[LAYER_ATTR] = StringAttr(layer)
+    block.add_op(nn_op)
+    block.add_op(YieldOp(*nn_op.results))
+    return kernel
+
+
+def _before(op: Operation):
+    from xdsl.rewriter import InsertPoint
+
+    return InsertPoint.before(op)
