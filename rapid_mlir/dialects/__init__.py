@@ -26,9 +26,15 @@ def _rapid_tile() -> Dialect:
     return RapidTile
 
 
+def _rapid_mem() -> Dialect:
+    from rapid_mlir.dialects.rapid_mem import RapidMem
+
+    return RapidMem
+
+
 def project_dialects() -> dict[str, Callable[[], Dialect]]:
     """The dialects rapid_mlir defines (exported through the xdsl.universe entry point)."""
-    return {"nn": _nn, "rapid_tile": _rapid_tile, "rapid_isa": _rapid_isa}
+    return {"nn": _nn, "rapid_tile": _rapid_tile, "rapid_mem": _rapid_mem, "rapid_isa": _rapid_isa}
 
 
 def upstream_dialects() -> dict[str, Callable[[], Dialect]]:

@@ -1,0 +1,555 @@
+"""The `rapid_mem` dialect: buffers, tile transfers and tile compute, synchronised by tokens.
+
+One step above the ISA (see docs/lowering.md, section 4): the same tile instructions and
+hardware loops, but with buffers instead of addresses, SSA tokens instead of semaphores,
+and no streams (the engine follows from the op; the core from the SPMD kernel; the
+corelet from the enclosing `rapid_mem.corelet`).
+
+    rapid_mem.kernel "mm" cores 4 corelets 2 (%a, %b, %c) : (...) {
+    ^bb0(%A: !rapid_mem.buffer<64x64xf16, dram>, ...):
+      %la = rapid_mem.alloc : !rapid_mem.buffer<64x64xf16, lx>
+      %t = rapid_mem.dma queue 0 %la <offset 0, dims {64:64, 64:1}>, %A <offset 0, core 1024, dims {64:64, 64:1}>
+      rapid_mem.corelet 0 {
+        %acc = rapid_mem.alloc : !rapid_mem.buffer<64x64xf32, acc>
+        %m = rapid_mem.mpe %acc <...>, %la <...>, %lb <...> after(%t)
+        ...
+
+Access patterns (`#rapid_mem.access<...>`) address a buffer in elements: a constant
+offset, a coefficient per core index (SPMD) and per enclosing loop (by label), and up to
+four (size, stride) dimensions; a DMA source may carry pads. The verifier checks every
+access against its buffer over all loop iterations and cores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    I64,
+    ArrayAttr,
+    Float16Type,
+    Float32Type,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    StringAttr,
+    UnitAttr,
+)
+from xdsl.dialects.utils import EnumAttribute
+from xdsl.ir import (
+    Attribute,
+    Dialect,
+    Operation,
+    ParametrizedAttribute,
+    SpacedOpaqueSyntaxAttribute,
+    SSAValue,
+    TypeAttribute,
+)
+from xdsl.irdl import (
+    AttrSizedOperandSegments,
+    IRDLOperation,
+    irdl_attr_definition,
+    irdl_op_definition,
+    lazy_traits_def,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.traits import HasAncestor, IsolatedFromAbove, IsTerminator, NoTerminator
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.str_enum import StrEnum
+
+from rapid_mlir.backend.printer import format_dims
+
+# ---------------------------------------------------------------------------
+# Types and attributes
+# ---------------------------------------------------------------------------
+
+
+class MemSpace(StrEnum):
+    DRAM = "dram"
+    LX = "lx"
+    ACC = "acc"
+
+
+@irdl_attr_definition
+class MemSpaceAttr(EnumAttribute[MemSpace], SpacedOpaqueSyntaxAttribute):
+    """Where a buffer lives: device DRAM, the core's LX scratchpad, a corelet's ACC."""
+
+    name = "rapid_mem.space"
+
+
+@irdl_attr_definition
+class BufferType(ParametrizedAttribute, TypeAttribute):
+    """A buffer in one memory space: `!rapid_mem.buffer<2x64x128xf16, lx>`."""
+
+    name = "rapid_mem.buffer"
+    shape: ArrayAttr[IntAttr]
+    element_type: Attribute
+    space: MemSpaceAttr
+
+    def __init__(self, shape: Sequence[int], element_type: Attribute, space: MemSpace):
+        super().__init__(ArrayAttr([IntAttr(d) for d in shape]), element_type, MemSpaceAttr(space))
+
+    def get_shape(self) -> tuple[int, ...]:
+        return tuple(d.data for d in self.shape.data)
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.get_shape())
+
+    def verify(self) -> None:
+        if any(d.data < 1 for d in self.shape.data):
+            raise VerifyException(f"rapid_mem.buffer: dimensions must be >= 1, found {list(self.get_shape())}")
+        if not isinstance(self.element_type, Float16Type | Float32Type):
+            raise VerifyException(f"rapid_mem.buffer: element type must be f16 or f32, found {self.element_type}")
+        if self.space.data is MemSpace.ACC and not isinstance(self.element_type, Float32Type):
+            raise VerifyException("rapid_mem.buffer: acc buffers hold f32")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            dims, elem = parser.parse_ranked_shape()
+            parser.parse_punctuation(",")
+            space = MemSpaceAttr(parser.parse_str_enum(MemSpace))
+        return [ArrayAttr([IntAttr(d) for d in dims]), elem, space]
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_dimension_list(self.get_shape())
+            printer.print_string("x")
+            printer.print_attribute(self.element_type)
+            printer.print_string(f", {self.space.data.value}")
+
+
+@irdl_attr_definition
+class TokenType(ParametrizedAttribute, TypeAttribute):
+    """Completion of an asynchronous op; consumers list it in `after(...)`."""
+
+    name = "rapid_mem.token"
+
+
+def _int(parser: AttrParser) -> int:
+    neg = parser.parse_optional_punctuation("-") is not None
+    v = parser.parse_integer(allow_negative=False, allow_boolean=False)
+    return -v if neg else v
+
+
+def _pairs(parser: AttrParser) -> list[tuple[int, int]]:
+    def pair():
+        a = _int(parser)
+        parser.parse_punctuation(":")
+        return (a, _int(parser))
+
+    return parser.parse_comma_separated_list(parser.Delimiter.BRACES, pair)
+
+
+def _flat(pairs) -> ArrayAttr:
+    return ArrayAttr([IntAttr(v) for p in pairs for v in p])
+
+
+def _unflat(arr: ArrayAttr) -> tuple[tuple[int, int], ...]:
+    v = [a.data for a in arr.data]
+    return tuple(zip(v[0::2], v[1::2]))
+
+
+@irdl_attr_definition
+class AccessAttr(ParametrizedAttribute):
+    """`<offset 128, core 4096, loops {i: 256, j: 8}, dims {8:64, 8:1}, pads {1:1, 0:0}>`.
+
+    Element (i0..) of the access, in iteration (loop values l, core c), is buffer element
+    `offset + core * c + sum(coef_l * l) + sum((i_d - pad_lo_d) * stride_d)` (row-major
+    over the buffer); padded positions are not read (DMA sources only).
+    """
+
+    name = "rapid_mem.access"
+    offset: IntAttr
+    core: IntAttr
+    loop_labels: ArrayAttr[StringAttr]
+    loop_coefs: ArrayAttr[IntAttr]
+    dims: ArrayAttr[IntAttr]
+    pads: ArrayAttr[IntAttr]
+
+    def __init__(self, dims: Sequence[tuple[int, int]], offset: int = 0, core: int = 0,
+                 loops: dict[str, int] | None = None, pads: Sequence[tuple[int, int]] | None = None):
+        loops = loops or {}
+        super().__init__(IntAttr(offset), IntAttr(core), ArrayAttr([StringAttr(k) for k in loops]),
+                         ArrayAttr([IntAttr(v) for v in loops.values()]), _flat(dims), _flat(pads or ()))
+
+    @property
+    def loops(self) -> dict[str, int]:
+        return {k.data: v.data for k, v in zip(self.loop_labels.data, self.loop_coefs.data)}
+
+    @property
+    def dim_pairs(self) -> tuple[tuple[int, int], ...]:
+        return _unflat(self.dims)
+
+    @property
+    def pad_pairs(self) -> tuple[tuple[int, int], ...] | None:
+        return _unflat(self.pads) if self.pads.data else None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(s for s, _ in self.dim_pairs)
+
+    def verify(self) -> None:
+        dims = self.dim_pairs
+        if not 1 <= len(dims) <= 4:
+            raise VerifyException(f"rapid_mem.access: {len(dims)} dimensions, expected 1 to 4")
+        if any(s < 1 for s, _ in dims):
+            raise VerifyException(f"rapid_mem.access: sizes must be >= 1, found {[s for s, _ in dims]}")
+        if self.pads.data and len(self.pad_pairs) != len(dims):
+            raise VerifyException(f"rapid_mem.access: {len(self.pad_pairs)} pads for {len(dims)} dimensions")
+        if len(self.loop_labels.data) != len(self.loop_coefs.data):
+            raise VerifyException("rapid_mem.access: one coefficient per loop label")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        offset, core, loops, pads = 0, 0, {}, None
+        with parser.in_angle_brackets():
+            parser.parse_keyword("offset")
+            offset = _int(parser)
+            parser.parse_punctuation(",")
+            if parser.parse_optional_keyword("core") is not None:
+                core = _int(parser)
+                parser.parse_punctuation(",")
+            if parser.parse_optional_keyword("loops") is not None:
+                def entry():
+                    label = parser.parse_identifier()
+                    parser.parse_punctuation(":")
+                    loops[label] = _int(parser)
+
+                parser.parse_comma_separated_list(parser.Delimiter.BRACES, entry)
+                parser.parse_punctuation(",")
+            parser.parse_keyword("dims")
+            dims = _pairs(parser)
+            if parser.parse_optional_punctuation(",") is not None:
+                parser.parse_keyword("pads")
+                pads = _pairs(parser)
+        return list(AccessAttr(dims, offset, core, loops, pads).parameters)
+
+    def print_parameters(self, printer: Printer) -> None:
+        text = f"offset {self.offset.data}"
+        if self.core.data:
+            text += f", core {self.core.data}"
+        if self.loops:
+            text += ", loops {" + ", ".join(f"{k}: {v}" for k, v in self.loops.items()) + "}"
+        text += f", dims {format_dims(self.dim_pairs)}"
+        if self.pad_pairs is not None:
+            text += f", pads {format_dims(self.pad_pairs)}"
+        printer.print_string(f"<{text}>")
+
+
+# ---------------------------------------------------------------------------
+# Structure
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class KernelOp(IRDLOperation):
+    """A layer's device code on DRAM buffers, run SPMD by `cores` cores."""
+
+    name = "rapid_mem.kernel"
+    buffers = var_operand_def(BufferType)
+    layer = prop_def(StringAttr)
+    cores = prop_def(IntegerAttr[I64])
+    corelets = prop_def(IntegerAttr[I64])
+    body = region_def("single_block")
+    traits = traits_def(IsolatedFromAbove(), NoTerminator())
+    assembly_format = ("$layer `cores` $cores `corelets` $corelets `(` $buffers `)` `:` type($buffers) "
+                       "attr-dict-with-keyword $body")
+
+    def verify_(self) -> None:
+        args = [a.type for a in self.body.block.args]
+        if args != [b.type for b in self.buffers]:
+            raise VerifyException(f"rapid_mem.kernel '{self.layer.data}': the body's arguments "
+                                  f"({', '.join(map(str, args))}) differ from the kernel's buffers")
+        for b in self.buffers:
+            if b.type.space.data is not MemSpace.DRAM:
+                raise VerifyException(f"rapid_mem.kernel '{self.layer.data}': kernel buffers are in "
+                                      f"dram, found {b.type}")
+
+
+@irdl_op_definition
+class CoreletOp(IRDLOperation):
+    """The code of one corelet (its MPE and SFU work, and its ACC buffers)."""
+
+    name = "rapid_mem.corelet"
+    index = prop_def(IntegerAttr[I64])
+    body = region_def("single_block")
+    traits = traits_def(NoTerminator(), HasAncestor(KernelOp))
+    assembly_format = "$index attr-dict-with-keyword $body"
+
+    def verify_(self) -> None:
+        kernel = _kernel(self)
+        if kernel is not None and not 0 <= self.index.value.data < kernel.corelets.value.data:
+            raise VerifyException(f"rapid_mem.corelet: index {self.index.value.data} but the kernel "
+                                  f"has {kernel.corelets.value.data} corelets")
+
+
+@irdl_op_definition
+class LoopOp(IRDLOperation):
+    """A counted (hardware) loop; carried tokens flow to the next iteration via `next`."""
+
+    name = "rapid_mem.loop"
+    label = prop_def(StringAttr)
+    count = prop_def(IntegerAttr[I64])
+    inits = var_operand_def(TokenType)
+    outs = var_result_def(TokenType)
+    body = region_def("single_block")
+    traits = traits_def(HasAncestor(KernelOp))
+    assembly_format = "$label $count `carry` `(` $inits `)` attr-dict-with-keyword `->` type($outs) $body"
+
+    def verify_(self) -> None:
+        if self.count.value.data < 1:
+            raise VerifyException(f"rapid_mem.loop '{self.label.data}': count must be >= 1")
+        n = len(self.inits)
+        if len(self.outs) != n or len(self.body.block.args) != n:
+            raise VerifyException(f"rapid_mem.loop '{self.label.data}': {n} carried tokens need {n} "
+                                  "block arguments and results")
+        last = self.body.block.last_op
+        if not isinstance(last, NextOp) or len(last.values) != n:
+            raise VerifyException(f"rapid_mem.loop '{self.label.data}': the body must end with "
+                                  f"rapid_mem.next of {n} tokens")
+        for parent in _ancestors(self):
+            if isinstance(parent, LoopOp) and parent.label.data == self.label.data:
+                raise VerifyException(f"rapid_mem.loop '{self.label.data}': the label is used by an "
+                                      "enclosing loop")
+
+
+@irdl_op_definition
+class NextOp(IRDLOperation):
+    """Ends a loop body, giving the carried tokens of the next iteration."""
+
+    name = "rapid_mem.next"
+    values = var_operand_def(TokenType)
+    traits = lazy_traits_def(lambda: (IsTerminator(),))
+    assembly_format = "($values^)? attr-dict"
+
+
+@irdl_op_definition
+class ReadyOp(IRDLOperation):
+    """A token complete from the start (e.g. "buffer free" before a pipeline's first step)."""
+
+    name = "rapid_mem.ready"
+    token = result_def(TokenType)
+    assembly_format = "attr-dict"
+
+
+@irdl_op_definition
+class AllocOp(IRDLOperation):
+    """A buffer in the core's LX or the corelet's ACC; `offset` (bytes) is set by allocation."""
+
+    name = "rapid_mem.alloc"
+    buffer = result_def(BufferType)
+    offset = opt_prop_def(IntegerAttr[I64])
+    traits = traits_def(HasAncestor(KernelOp))
+    assembly_format = "(`at` $offset^)? attr-dict `:` type($buffer)"
+
+    def verify_(self) -> None:
+        space = self.buffer.type.space.data
+        if space is MemSpace.DRAM:
+            raise VerifyException("rapid_mem.alloc: DRAM buffers are the kernel's arguments, not allocated")
+        in_corelet = any(isinstance(p, CoreletOp) for p in _ancestors(self))
+        if space is MemSpace.ACC and not in_corelet:
+            raise VerifyException("rapid_mem.alloc: an acc buffer belongs to a corelet; allocate it "
+                                  "inside rapid_mem.corelet")
+
+
+# ---------------------------------------------------------------------------
+# Work
+# ---------------------------------------------------------------------------
+
+
+class WorkOp(IRDLOperation):
+    """Base of the asynchronous ops: buffers with accesses, `after` tokens, one result token.
+
+    `ACCESSES` names, in order, the (buffer operand, access property) pairs; the verifier
+    checks each access against its buffer over every loop iteration and core.
+    """
+
+    ACCESSES: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def accesses(self) -> list[tuple[SSAValue, AccessAttr, str]]:
+        return [(getattr(self, b), getattr(self, a), b) for b, a in self.ACCESSES]
+
+    def verify_(self) -> None:
+        kernel = _kernel(self)
+        loops = {p.label.data: p.count.value.data for p in _ancestors(self) if isinstance(p, LoopOp)}
+        cores = kernel.cores.value.data if kernel is not None else 1
+        for buf, access, name in self.accesses():
+            check_access(self.name, name, buf.type, access, loops, cores)
+
+
+def check_access(op: str, name: str, buf: BufferType, access: AccessAttr, loops: dict[str, int],
+                 cores: int) -> None:
+    """Raises VerifyException unless every element the access touches lies in the buffer."""
+    for label in access.loops:
+        if label not in loops:
+            raise VerifyException(f"{op}: {name} access steps with loop '{label}' but no enclosing "
+                                  f"loop has that label")
+    lo = hi = access.offset.data
+    steps = [(c, loops[l]) for l, c in access.loops.items()] + [(access.core.data, cores)]
+    pads = access.pad_pairs or ((0, 0),) * len(access.dim_pairs)
+    for coef, count in steps:
+        span = coef * (count - 1)
+        lo, hi = lo + min(0, span), hi + max(0, span)
+    for (size, stride), (plo, phi) in zip(access.dim_pairs, pads):
+        span = (size - plo - phi - 1) * stride
+        lo, hi = lo + min(0, span), hi + max(0, span)
+    if lo < 0 or hi >= buf.elements:
+        raise VerifyException(f"{op}: {name} access reaches elements [{lo}, {hi}] but the buffer "
+                              f"{buf} has {buf.elements}")
+
+
+def _ancestors(op: Operation):
+    parent = op.parent_op()
+    while parent is not None:
+        yield parent
+        parent = parent.parent_op()
+
+
+def _kernel(op: Operation) -> KernelOp | None:
+    return next((p for p in _ancestors(op) if isinstance(p, KernelOp)), None)
+
+
+def _corelet(op: Operation) -> CoreletOp | None:
+    return next((p for p in _ancestors(op) if isinstance(p, CoreletOp)), None)
+
+
+def _space(v: SSAValue) -> MemSpace:
+    return v.type.space.data
+
+
+@irdl_op_definition
+class DmaOp(WorkOp):
+    """A transfer between DRAM and LX (or LX to another core's LX) on a DMA queue."""
+
+    name = "rapid_mem.dma"
+    dst = operand_def(BufferType)
+    src = operand_def(BufferType)
+    after = var_operand_def(TokenType)
+    token = result_def(TokenType)
+    queue = prop_def(IntegerAttr[I64])
+    dst_access = prop_def(AccessAttr)
+    src_access = prop_def(AccessAttr)
+    padval = opt_prop_def(FloatAttr)
+    to_core = opt_prop_def(IntegerAttr[I64])
+    traits = traits_def(HasAncestor(KernelOp))
+    ACCESSES: ClassVar = (("dst", "dst_access"), ("src", "src_access"))
+    assembly_format = ("`queue` $queue $dst $dst_access `,` $src $src_access (`padval` $padval^)? "
+                       "(`to_core` $to_core^)? `after` `(` $after `)` attr-dict `:` type($dst) `,` type($src)")
+
+    def verify_(self) -> None:
+        super().verify_()
+        if _corelet(self) is not None:
+            raise VerifyException("rapid_mem.dma: DMA queues belong to the core, not inside rapid_mem.corelet")
+        spaces = (_space(self.dst), _space(self.src))
+        if MemSpace.ACC in spaces or spaces == (MemSpace.DRAM, MemSpace.DRAM):
+            raise VerifyException(f"rapid_mem.dma: copies DRAM<->LX or LX->LX, not "
+                                  f"{spaces[1].value}->{spaces[0].value}")
+        if self.dst.type.element_type != self.src.type.element_type:
+            raise VerifyException("rapid_mem.dma: dst and src element types differ")
+        if self.dst_access.shape != self.src_access.shape:
+            raise VerifyException(f"rapid_mem.dma: dst shape {list(self.dst_access.shape)} differs from "
+                                  f"src shape {list(self.src_access.shape)}")
+        if self.dst_access.pad_pairs is not None:
+            raise VerifyException("rapid_mem.dma: only the source access can be padded")
+
+
+@irdl_op_definition
+class MpeOp(WorkOp):
+    """One MPE tile product: acc[mo,mi,n] (+)= a[mo,mi,k] x b[k,n]."""
+
+    name = "rapid_mem.mpe"
+    c = operand_def(BufferType)
+    a = operand_def(BufferType)
+    b = operand_def(BufferType)
+    after = var_operand_def(TokenType)
+    token = result_def(TokenType)
+    c_access = prop_def(AccessAttr)
+    a_access = prop_def(AccessAttr)
+    b_access = prop_def(AccessAttr)
+    accumulate = opt_prop_def(UnitAttr)
+    traits = traits_def(HasAncestor(CoreletOp))
+    ACCESSES: ClassVar = (("c", "c_access"), ("a", "a_access"), ("b", "b_access"))
+    assembly_format = ("$c $c_access (`accumulate` $accumulate^)? `,` $a $a_access `,` $b $b_access "
+                       "`after` `(` $after `)` attr-dict `:` type($c) `,` type($a) `,` type($b)")
+
+    def verify_(self) -> None:
+        super().verify_()
+        if (_space(self.c), _space(self.a), _space(self.b)) != (MemSpace.ACC, MemSpace.LX, MemSpace.LX):
+            raise VerifyException("rapid_mem.mpe: c must be in acc, a and b in lx")
+        if not isinstance(self.a.type.element_type, Float16Type) or not isinstance(
+                self.b.type.element_type, Float16Type):
+            raise VerifyException("rapid_mem.mpe: a and b must be f16")
+        c, a, b = self.c_access.shape, self.a_access.shape, self.b_access.shape
+        if len(c) != 3 or len(a) != 3 or len(b) != 2 or c[:2] != a[:2] or a[2] != b[0] or b[1] != c[2]:
+            raise VerifyException(f"rapid_mem.mpe: shapes c {list(c)}, a {list(a)}, b {list(b)} do not "
+                                  "form c[mo,mi,n] = a[mo,mi,k] x b[k,n]")
+
+
+SFU_KINDS = ("copy", "relu", "sigmoid", "tanh", "exp", "erf", "sqrt", "recip", "clip", "scale",
+             "add", "sub", "mul", "div", "max", "min", "fma", "rsum", "rmax", "maxpool", "avgpool")
+"""The SFU operations (the `sfu.*` instructions of the ISA)."""
+
+
+@irdl_op_definition
+class SfuOp(WorkOp):
+    """One SFU vector instruction (`kind` is the ISA's `sfu.<kind>`) on LX/ACC buffers:
+    `operands[0]` is the destination; `imms` its float immediates; `window` for pooling."""
+
+    name = "rapid_mem.sfu"
+    operands_ = var_operand_def(BufferType)
+    after = var_operand_def(TokenType)
+    token = result_def(TokenType)
+    kind = prop_def(StringAttr)
+    access_list = prop_def(ArrayAttr[AccessAttr])
+    imms = prop_def(ArrayAttr[FloatAttr])
+    window = opt_prop_def(ArrayAttr[IntAttr])
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = traits_def(HasAncestor(CoreletOp))
+    assembly_format = ("$kind `(` $operands_ `)` `accesses` $access_list `imms` $imms "
+                       "(`window` $window^)? `after` `(` $after `)` attr-dict `:` type($operands_)")
+
+    def accesses(self) -> list[tuple[SSAValue, AccessAttr, str]]:
+        return [(v, a, f"operand {i}") for i, (v, a) in enumerate(zip(self.operands_, self.access_list.data))]
+
+    def verify_(self) -> None:
+        if self.kind.data not in SFU_KINDS:
+            raise VerifyException(f"rapid_mem.sfu: unknown kind '{self.kind.data}' "
+                                  f"(kinds: {', '.join(SFU_KINDS)})")
+        if len(self.access_list.data) != len(self.operands_):
+            raise VerifyException(f"rapid_mem.sfu: {len(self.operands_)} buffers but "
+                                  f"{len(self.access_list.data)} accesses")
+        super().verify_()
+        for v in self.operands_:
+            if _space(v) is MemSpace.DRAM:
+                raise VerifyException("rapid_mem.sfu: operands are in lx or acc, not dram")
+
+
+@irdl_op_definition
+class BarrierOp(IRDLOperation):
+    """All cores reach this point before any continues."""
+
+    name = "rapid_mem.barrier"
+    after = var_operand_def(TokenType)
+    token = result_def(TokenType)
+    traits = traits_def(HasAncestor(KernelOp))
+    assembly_format = "`after` `(` $after `)` attr-dict"
+
+
+RapidMem = Dialect(
+    "rapid_mem",
+    [KernelOp, CoreletOp, LoopOp, NextOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp, BarrierOp],
+    [MemSpaceAttr, BufferType, TokenType, AccessAttr],
+)
