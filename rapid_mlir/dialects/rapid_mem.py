@@ -432,7 +432,8 @@ def _space(v: SSAValue) -> MemSpace:
 
 @irdl_op_definition
 class DmaOp(WorkOp):
-    """A transfer between DRAM and LX (or LX to another core's LX) on a DMA queue."""
+    """A transfer between DRAM and LX (or LX to another core's LX) on one of the core's DMA
+    queues (also when written inside a `rapid_mem.corelet`, next to the work it feeds)."""
 
     name = "rapid_mem.dma"
     dst = operand_def(BufferType)
@@ -451,8 +452,6 @@ class DmaOp(WorkOp):
 
     def verify_(self) -> None:
         super().verify_()
-        if _corelet(self) is not None:
-            raise VerifyException("rapid_mem.dma: DMA queues belong to the core, not inside rapid_mem.corelet")
         spaces = (_space(self.dst), _space(self.src))
         if MemSpace.ACC in spaces or spaces == (MemSpace.DRAM, MemSpace.DRAM):
             raise VerifyException(f"rapid_mem.dma: copies DRAM<->LX or LX->LX, not "

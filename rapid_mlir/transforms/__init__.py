@@ -20,7 +20,18 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertNnToTilePass
 
-    return {"convert-nn-to-tile": convert_nn_to_tile}
+    def rapid_mem_allocate():
+        from rapid_mlir.transforms.rapid_mem_allocate import RapidMemAllocatePass
+
+        return RapidMemAllocatePass
+
+    def convert_mem_to_isa():
+        from rapid_mlir.transforms.convert_mem_to_isa import ConvertMemToIsaPass
+
+        return ConvertMemToIsaPass
+
+    return {"convert-nn-to-tile": convert_nn_to_tile, "rapid-mem-allocate": rapid_mem_allocate,
+            "convert-mem-to-isa": convert_mem_to_isa}
 
 
 def upstream_passes() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -216,21 +216,6 @@ func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
 
 // -----
 
-// a DMA inside a corelet
-func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
-  rapid_mem.kernel "k" cores 2 corelets 2 (%A) : !rapid_mem.buffer<64x64xf16, dram> {
-  ^bb0(%a: !rapid_mem.buffer<64x64xf16, dram>):
-    %l = rapid_mem.alloc : !rapid_mem.buffer<64x64xf16, lx>
-    rapid_mem.corelet 0 {
-      %t = rapid_mem.dma queue 0 %l <offset 0, dims {64:1}>, %a <offset 0, dims {64:1}> after() : !rapid_mem.buffer<64x64xf16, lx>, !rapid_mem.buffer<64x64xf16, dram>
-    }
-  }
-  func.return
-}
-// CHECK: rapid_mem.dma: DMA queues belong to the core, not inside rapid_mem.corelet
-
-// -----
-
 // a DMA from DRAM to DRAM
 func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
   rapid_mem.kernel "k" cores 2 corelets 2 (%A) : !rapid_mem.buffer<64x64xf16, dram> {

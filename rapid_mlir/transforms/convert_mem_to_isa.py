@@ -1,0 +1,428 @@
+"""`convert-mem-to-isa`: a `rapid_mem` kernel becomes a `rapid_isa` program.
+
+    rapid-opt k.mlir -p 'rapid-mem-allocate{machine=rapid-1c},convert-mem-to-isa{machine=rapid-1c}' -t rasm
+
+- The function's DRAM buffer arguments become the program's named tensors (laid out in
+  DRAM in order, stick-aligned; named by their `nn.name` argument attribute, else their
+  SSA name); a buffer some DMA writes is an output, the others inputs.
+- The kernel runs SPMD: its code is emitted once per core, with the core coefficients of
+  the accesses folded into the addresses.
+- Each op goes to its engine's stream: `dma<queue>`, and inside `rapid_mem.corelet c`
+  `mpe<c>` / `sfu<c>`. A `rapid_mem.loop` becomes a hardware `loop` in every stream that
+  has work inside it.
+- An access that steps with enclosing loops gets a base register in its stream: `li`
+  once at the start, `addi` by the loop's step at the end of each iteration, and back by
+  `count * step` after the loop.
+- Tokens become semaphores. A token used on another stream than its producer's: the
+  producer signals after the op; the consumer waits before the op (hoisted before the
+  outermost loop that holds the consumer but not the producer) once per execution of the
+  producer in between. A token carried by a loop is signalled in advance for the first
+  iteration (when its initial value is `rapid_mem.ready`) and drained after the loop.
+
+Streams are in order, so a token used on its own stream needs nothing. This version
+lowers one kernel per module (sequencing several kernels comes with whole-network
+lowering) and does not lower `rapid_mem.barrier` yet; both are reported as errors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from rapid_mlir.backend.isa import AccessPattern, DType, Instruction, Space, Window
+from rapid_mlir.backend.program import Program, TensorSymbol
+from rapid_mlir.dialects.nn import NAME_ATTR
+from rapid_mlir.dialects.rapid_mem import (
+    AccessAttr,
+    AllocOp,
+    BarrierOp,
+    CoreletOp,
+    DmaOp,
+    KernelOp,
+    LoopOp,
+    MemSpace,
+    MpeOp,
+    NextOp,
+    ReadyOp,
+    SfuOp,
+    WorkOp,
+)
+from rapid_mlir.transforms.rapid_mem_allocate import buffer_bytes, itemsize
+
+_SPACE = {MemSpace.DRAM: Space.DRAM, MemSpace.LX: Space.LX, MemSpace.ACC: Space.ACC}
+
+
+class LoweringError(ValueError):
+    """A rapid_mem construct this lowering cannot express, with the reason."""
+
+
+def _fail(msg: str):
+    raise PassFailedException(f"convert-mem-to-isa: {msg}")
+
+
+@dataclass(frozen=True)
+class ConvertMemToIsaPass(ModulePass):
+    """Lowers the module's rapid_mem kernel to one rapid_isa program."""
+
+    name = "convert-mem-to-isa"
+
+    machine: str = "rapid-4c"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from rapid_mlir.backend.isa_check import IsaError, check_stream
+        from rapid_mlir.backend.isa_ir import program_to_module
+        from rapid_mlir.machine import MachineError, load_machine
+
+        try:
+            machine = load_machine(self.machine)
+        except MachineError as e:
+            _fail(str(e))
+        kernels = [k for k in op.walk() if isinstance(k, KernelOp)]
+        if len(kernels) != 1:
+            _fail(f"this version lowers one rapid_mem.kernel per module, found {len(kernels)}")
+        kernel = kernels[0]
+        fn = kernel.parent_op()
+        if not isinstance(fn, func.FuncOp):
+            _fail("the rapid_mem.kernel must sit directly in a func.func")
+        try:
+            program = _lower(kernel, fn, machine)
+            for (core, stream), instrs in program.streams.items():
+                check_stream(instrs, machine, core, stream)
+        except (LoweringError, IsaError) as e:
+            _fail(f"layer '{kernel.layer.data}': {e}")
+        lowered = program_to_module(program)
+        for old in list(op.body.block.ops):
+            old.detach()
+            old.erase()
+        for new in list(lowered.body.block.ops):
+            new.detach()
+            op.body.block.add_op(new)
+
+
+# ---------------------------------------------------------------------------
+# DRAM layout and symbols
+# ---------------------------------------------------------------------------
+
+
+def _layout(kernel: KernelOp, fn: func.FuncOp, machine) -> tuple[dict[SSAValue, int], list[TensorSymbol]]:
+    """DRAM addresses of the kernel's buffers (by kernel block argument) and the symbols."""
+    written = {op.dst for op in kernel.walk() if isinstance(op, DmaOp)}
+    addresses: dict[SSAValue, int] = {}
+    symbols: list[TensorSymbol] = []
+    next_free = 0
+    for i, (outer, inner) in enumerate(zip(kernel.buffers, kernel.body.block.args)):
+        if not isinstance(outer, BlockArgument) or outer.owner is not fn.body.block:
+            raise LoweringError(f"kernel buffer {i} is not an argument of @{fn.sym_name.data}")
+        typ = inner.type
+        addresses[inner] = next_free
+        dtype = DType.F16 if itemsize(typ) == 2 else DType.F32
+        kind = "output" if inner in written else "input"
+        symbols.append(TensorSymbol(_arg_name(fn, outer.index), kind, dtype, typ.get_shape(), next_free))
+        next_free = -(-(next_free + buffer_bytes(typ)) // machine.stick_bytes) * machine.stick_bytes
+    if next_free > machine.dram_bytes:
+        raise LoweringError(f"the kernel's tensors need {next_free} bytes of DRAM but it has {machine.dram_bytes}")
+    return addresses, symbols
+
+
+def _arg_name(fn: func.FuncOp, index: int) -> str:
+    attrs = fn.arg_attrs
+    if isinstance(attrs, ArrayAttr) and index < len(attrs.data):
+        name = attrs.data[index].data.get(NAME_ATTR)
+        if isinstance(name, StringAttr):
+            return name.data
+    return fn.body.block.args[index].name_hint or f"arg{index}"
+
+
+# ---------------------------------------------------------------------------
+# Per-op facts: stream and loop nest
+# ---------------------------------------------------------------------------
+
+
+def _loops(op: Operation, kernel: KernelOp) -> list[LoopOp]:
+    """Enclosing loops of `op` inside the kernel, outermost first."""
+    out = []
+    parent = op.parent_op()
+    while parent is not None and parent is not kernel:
+        if isinstance(parent, LoopOp):
+            out.append(parent)
+        parent = parent.parent_op()
+    return out[::-1]
+
+
+def _stream(op: Operation, machine) -> str:
+    corelet = op.parent_op()
+    while corelet is not None and not isinstance(corelet, CoreletOp):
+        corelet = corelet.parent_op()
+    if isinstance(op, DmaOp):
+        queue = op.queue.value.data
+        if not 0 <= queue < machine.dma_queues:
+            raise LoweringError(f"DMA queue {queue} but the machine has queues 0..{machine.dma_queues - 1}")
+        return f"dma{queue}"
+    index = corelet.index.value.data
+    return f"{'mpe' if isinstance(op, MpeOp) else 'sfu'}{index}"
+
+
+@dataclass
+class _Sync:
+    """Semaphore actions attached to positions in the streams."""
+
+    after_op: dict = None          # op -> [Instruction] emitted after it (its stream)
+    before_op: dict = None         # op -> [Instruction] emitted before it (its stream)
+    before_loop: dict = None       # (loop, stream) -> [Instruction]
+    after_loop: dict = None        # (loop, stream) -> [Instruction]
+    sems: int = 0
+
+    def __post_init__(self):
+        self.after_op, self.before_op = defaultdict(list), defaultdict(list)
+        self.before_loop, self.after_loop = defaultdict(list), defaultdict(list)
+
+    def new(self, machine) -> int:
+        if self.sems >= machine.semaphores:
+            raise LoweringError(f"the kernel needs more than the machine's {machine.semaphores} semaphores")
+        self.sems += 1
+        return self.sems - 1
+
+
+def _waits(sem: int, n: int) -> list[Instruction]:
+    if n == 1:
+        return [Instruction("wait", {"sem": sem})]
+    return [Instruction("loop", {"count": n, "len": 1}), Instruction("wait", {"sem": sem})]
+
+
+def _signals(sem: int, n: int) -> list[Instruction]:
+    if n == 1:
+        return [Instruction("signal", {"sem": sem})]
+    return [Instruction("loop", {"count": n, "len": 1}), Instruction("signal", {"sem": sem})]
+
+
+def _trips(loops: list[LoopOp]) -> int:
+    return math.prod(l.count.value.data for l in loops)
+
+
+def _producer(token: SSAValue) -> Operation | None:
+    """The work op whose completion a token stands for (None: complete from the start)."""
+    owner = token.owner
+    if isinstance(owner, ReadyOp):
+        return None
+    if isinstance(owner, LoopOp):  # a loop result: the last iteration's `next` value
+        return _producer(owner.body.block.last_op.values[token.index])
+    if isinstance(owner, WorkOp):
+        return owner
+    if isinstance(owner, BarrierOp):
+        raise LoweringError("rapid_mem.barrier is not lowered yet")
+    raise LoweringError(f"cannot tell which op produces token {token}")
+
+
+def _plan_sync(kernel: KernelOp, machine) -> _Sync:
+    sync = _Sync()
+    for consumer in kernel.walk():
+        if not isinstance(consumer, WorkOp):
+            continue
+        for token in consumer.after:
+            if isinstance(token, BlockArgument) and isinstance(token.owner.parent_op(), LoopOp):
+                _carried_edge(sync, consumer, token, kernel, machine)
+            else:
+                producer = _producer(token)
+                if producer is not None:
+                    _edge(sync, producer, consumer, kernel, machine)
+    return sync
+
+
+def _edge(sync: _Sync, producer: Operation, consumer: Operation, kernel: KernelOp, machine) -> None:
+    sp, sc = _stream(producer, machine), _stream(consumer, machine)
+    if sp == sc:
+        return
+    lp, lc = _loops(producer, kernel), _loops(consumer, kernel)
+    common = 0
+    while common < min(len(lp), len(lc)) and lp[common] is lc[common]:
+        common += 1
+    sem = sync.new(machine)
+    sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
+    waits = _waits(sem, _trips(lp[common:]))
+    if len(lc) > common:
+        sync.before_loop[(lc[common], sc)].extend(waits)
+    else:
+        sync.before_op[consumer].extend(waits)
+
+
+def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel: KernelOp, machine) -> None:
+    loop: LoopOp = token.owner.parent_op()
+    next_value = loop.body.block.last_op.values[token.index]
+    producer = _producer(next_value)
+    init = _producer(loop.inits[token.index])
+    sc = _stream(consumer, machine)
+    sp = _stream(producer, machine) if producer is not None else sc
+    if sp == sc and (init is None or _stream(init, machine) == sc):
+        return  # in order on one stream
+    lp = _loops(producer, kernel) if producer is not None else []
+    inner = lp[lp.index(loop) + 1:] if loop in lp else []
+    per_iteration = _trips(inner)
+    sem = sync.new(machine)
+    if producer is not None:
+        sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
+    # The first iteration's share comes from the initial value.
+    if init is None:
+        sync.before_loop[(loop, sc)].extend(_signals(sem, per_iteration))
+    else:
+        sync.after_op[init].append(Instruction("signal", {"sem": sem}))
+        if per_iteration != 1:
+            raise LoweringError("a carried token with a computed initial value must be produced once "
+                                "per iteration")
+    lc = _loops(consumer, kernel)
+    below = lc[lc.index(loop) + 1:]
+    waits = _waits(sem, per_iteration)
+    if below:
+        sync.before_loop[(below[0], sc)].extend(waits)
+    else:
+        sync.before_op[consumer].extend(waits)
+    sync.after_loop[(loop, sc)].extend(_waits(sem, per_iteration))  # drain the last iteration's
+
+
+# ---------------------------------------------------------------------------
+# Emission
+# ---------------------------------------------------------------------------
+
+
+class _CoreEmitter:
+    """Emits one core's streams for the kernel."""
+
+    def __init__(self, kernel: KernelOp, core: int, machine, dram: dict, sync: _Sync):
+        self.kernel, self.core, self.machine, self.dram, self.sync = kernel, core, machine, dram, sync
+        self.prologue: dict[str, list[Instruction]] = defaultdict(list)
+        self.regs: dict[str, int] = defaultdict(lambda: 1)
+        self.loop_regs: dict[tuple[LoopOp, str], list[tuple[int, int]]] = defaultdict(list)
+
+    def run(self) -> dict[str, list[Instruction]]:
+        body = self._block(self.kernel.body.block)
+        streams = {}
+        for name in self.machine.streams_per_core:
+            instrs = self.prologue.get(name, []) + body.get(name, [])
+            if instrs:
+                streams[name] = instrs + [Instruction("halt", {})]
+        return streams
+
+    def _block(self, block: Block) -> dict[str, list[Instruction]]:
+        out: dict[str, list[Instruction]] = defaultdict(list)
+        for op in block.ops:
+            if isinstance(op, CoreletOp):
+                for s, instrs in self._block(op.body.block).items():
+                    out[s].extend(instrs)
+            elif isinstance(op, LoopOp):
+                self._loop(op, out)
+            elif isinstance(op, WorkOp):
+                stream = _stream(op, self.machine)
+                out[stream].extend(self.sync.before_op.get(op, []))
+                out[stream].append(self._instruction(op, stream))
+                out[stream].extend(self.sync.after_op.get(op, []))
+            elif isinstance(op, BarrierOp):
+                raise LoweringError("rapid_mem.barrier is not lowered yet")
+            elif not isinstance(op, AllocOp | ReadyOp | NextOp):
+                raise LoweringError(f"unexpected op {op.name} in a kernel")
+        return out
+
+    def _loop(self, loop: LoopOp, out: dict[str, list[Instruction]]) -> None:
+        count = loop.count.value.data
+        body = self._block(loop.body.block)
+        streams = set(body) | {s for (l, s) in self.sync.before_loop if l is loop}
+        for stream in [s for s in self.machine.streams_per_core if s in streams]:
+            instrs = list(body.get(stream, []))
+            for reg, step in self.loop_regs.get((loop, stream), []):
+                instrs.append(Instruction("addi", {"rd": reg, "rs": reg, "imm": step}))
+            out[stream].extend(self.sync.before_loop.get((loop, stream), []))
+            if instrs:
+                if len(instrs) >= 1 << 16:
+                    raise LoweringError(f"loop '{loop.label.data}' has {len(instrs)} instructions in "
+                                        f"{stream}, more than a hardware loop holds")
+                out[stream].append(Instruction("loop", {"count": count, "len": len(instrs)}))
+                out[stream].extend(instrs)
+                for reg, step in self.loop_regs.get((loop, stream), []):
+                    out[stream].append(Instruction("addi", {"rd": reg, "rs": reg, "imm": -step * count}))
+            out[stream].extend(self.sync.after_loop.get((loop, stream), []))
+
+    def _ap(self, buffer: SSAValue, access: AccessAttr, stream: str, op: Operation,
+            to_core: int | None = None) -> AccessPattern:
+        typ = buffer.type
+        size = itemsize(typ)
+        if isinstance(buffer.owner, AllocOp):
+            if buffer.owner.offset is None:
+                raise LoweringError("a buffer has no offset: run rapid-mem-allocate first")
+            start = buffer.owner.offset.value.data
+        else:
+            start = self.dram[buffer]
+        base = start + (access.offset.data + access.core.data * self.core) * size
+        dtype = DType.F16 if size == 2 else DType.F32
+        reg = 0
+        loops = {l.label.data: l for l in _loops(op, self.kernel)}
+        if access.loops:
+            reg = self.regs[stream]
+            if reg >= self.machine.registers:
+                raise LoweringError(f"stream {stream} needs more than the machine's {self.machine.registers - 1} "
+                                    "address registers")
+            self.regs[stream] += 1
+            self.prologue[stream].append(Instruction("li", {"rd": reg, "imm": base}))
+            for label, coef in access.loops.items():
+                self.loop_regs[(loops[label], stream)].append((reg, coef * size))
+            base = 0
+        return AccessPattern(_SPACE[typ.space.data], dtype, access.dim_pairs, base, reg, to_core,
+                             access.pad_pairs)
+
+    def _instruction(self, op: WorkOp, stream: str) -> Instruction:
+        if isinstance(op, DmaOp):
+            to_core = op.to_core.value.data if op.to_core is not None else None
+            operands = {"dst": self._ap(op.dst, op.dst_access, stream, op, to_core),
+                        "src": self._ap(op.src, op.src_access, stream, op)}
+            if op.padval is not None:
+                operands["padval"] = float(op.padval.value.data)
+            return Instruction("dma.copy", operands)
+        if isinstance(op, MpeOp):
+            return Instruction("mpe.mma" if op.accumulate is not None else "mpe.mm", {
+                "c": self._ap(op.c, op.c_access, stream, op), "a": self._ap(op.a, op.a_access, stream, op),
+                "b": self._ap(op.b, op.b_access, stream, op)})
+        return self._sfu(op, stream)
+
+    def _sfu(self, op: SfuOp, stream: str) -> Instruction:
+        from rapid_mlir.backend.isa import INSTRUCTIONS, Kind
+
+        spec = INSTRUCTIONS[f"sfu.{op.kind.data}"]
+        aps = [self._ap(v, a, stream, op) for v, a in zip(op.operands_, op.access_list.data)]
+        imms = [float(f.value.data) for f in op.imms.data]
+        operands = {}
+        for o in spec.operands:
+            if o.kind is Kind.AP:
+                if not aps:
+                    raise LoweringError(f"sfu.{op.kind.data} needs more buffers")
+                operands[o.name] = aps.pop(0)
+            elif o.kind is Kind.FIMM:
+                if not imms:
+                    raise LoweringError(f"sfu.{op.kind.data} needs the immediate '{o.name}'")
+                operands[o.name] = imms.pop(0)
+            elif o.kind is Kind.WINDOW:
+                if op.window is None:
+                    raise LoweringError(f"sfu.{op.kind.data} needs a window")
+                v = [a.data for a in op.window.data]
+                operands[o.name] = Window(tuple(zip(v[0::2], v[1::2])))
+        if aps or imms:
+            raise LoweringError(f"sfu.{op.kind.data} was given more buffers or immediates than it takes")
+        return Instruction(spec.mnemonic, operands)
+
+
+def _lower(kernel: KernelOp, fn: func.FuncOp, machine) -> Program:
+    cores = kernel.cores.value.data
+    if cores > machine.cores or kernel.corelets.value.data > machine.corelets_per_core:
+        raise LoweringError(f"the kernel runs on {cores} cores x {kernel.corelets.value.data} corelets "
+                            f"but machine '{machine.name}' has {machine.cores} x {machine.corelets_per_core}")
+    dram, symbols = _layout(kernel, fn, machine)
+    sync = _plan_sync(kernel, machine)
+    program = Program(machine, symbols=symbols)
+    for core in range(cores):
+        for stream, instrs in _CoreEmitter(kernel, core, machine, dram, sync).run().items():
+            program.streams[(core, stream)] = instrs
+    return program
