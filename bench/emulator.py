@@ -90,6 +90,16 @@ def main() -> None:
                          f"{ratio:.2f}x numpy ({t_emu * 1e3:.1f} ms vs {t_numpy * 1e3:.1f} ms)",
                          "goal >= 0.5x", "ok" if ratio >= 0.5 else "MISSED"))
 
+    # The machine's 16-bit formats: encode + decode + round of 1M values.
+    from rapid_mlir.emulator.numerics import from_fp16_bits, round_fp16, to_fp16_bits
+
+    x = np.random.default_rng(4).standard_normal(1_000_000).astype(np.float32)
+    for fmt in ("ieee", "dlfloat16"):
+        round_fp16(x[:10], fmt)
+        t = median_time(lambda: (from_fp16_bits(to_fp16_bits(x, fmt), fmt), round_fp16(x, fmt)), args.repeat)
+        rows.append((f"fp16 conversions ({fmt}), 1M values", f"{t * 1e3:.1f} ms", "goal < 50 ms",
+                     "ok" if t < 0.05 else "MISSED"))
+
     # A whole program whose every A tile is freshly loaded by DMA and used once.
     from pathlib import Path
 
