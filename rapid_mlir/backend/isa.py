@@ -261,6 +261,8 @@ class Instruction:
 
     mnemonic: str
     operands: dict = field(default_factory=dict)
+    origin: str | None = field(default=None, compare=False)
+    """The layer (nn op name) the instruction was compiled for: provenance, shown in traces."""
 
     def __post_init__(self) -> None:
         # One canonical form, whoever builds it: absent optional operands are None and

@@ -13,7 +13,7 @@ Layout (all integers little-endian):
 Header: {"machine": {...every Machine field...}, "machine_fingerprint": "...",
 "payload_length": P, "symbols": [{name, kind, dtype, shape, address}],
 "data": [{name, dtype, shape, address, offset, length}],
-"code": [{core, stream, offset, length, count}]}; offsets are relative to the start of
+"code": [{core, stream, offset, length, count, origins?}]}; offsets are relative to the start of
 the payload. Code sections hold `encoding.encode` of each instruction in order.
 
 `read_rbin` checks everything again (sizes, checksum, header types, section bounds,
@@ -23,6 +23,7 @@ that says what is wrong, never an unrelated exception.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -58,8 +59,12 @@ def write_rbin(program: Program) -> bytes:
     code = []
     for (core, stream), instrs in canonical.streams.items():
         blob = encode_stream(instrs)
-        code.append({"core": core, "stream": stream, "offset": len(payload),
-                     "length": len(blob), "count": len(instrs)})
+        entry = {"core": core, "stream": stream, "offset": len(payload),
+                 "length": len(blob), "count": len(instrs)}
+        origins = _origin_runs(instrs)
+        if origins:
+            entry["origins"] = origins
+        code.append(entry)
         payload += blob
     data = []
     for seg in program.data:
@@ -79,6 +84,37 @@ def write_rbin(program: Program) -> bytes:
     head = json.dumps(header, separators=(",", ":")).encode()
     body = PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(head)) + head + bytes(payload)
     return body + hashlib.sha256(body).digest()
+
+
+def _origin_runs(instrs) -> list[list]:
+    """[first pc, count, layer] for each run of instructions compiled for one layer."""
+    runs: list[list] = []
+    for pc, instr in enumerate(instrs):
+        if instr.origin is None:
+            continue
+        if runs and runs[-1][2] == instr.origin and runs[-1][0] + runs[-1][1] == pc:
+            runs[-1][1] += 1
+        else:
+            runs.append([pc, 1, instr.origin])
+    return runs
+
+
+def _apply_origins(entry: dict, instrs: list, where: str) -> list:
+    """The instructions with the provenance an optional 'origins' table gives them."""
+    runs = entry.get("origins")
+    if runs is None:
+        return instrs
+    if not isinstance(runs, list):
+        raise RbinError(f"{where}: field 'origins' must be a list")
+    out = list(instrs)
+    for run in runs:
+        ok = (isinstance(run, list) and len(run) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+              for v in run[:2]) and isinstance(run[2], str))
+        if not ok or run[0] < 0 or run[1] < 1 or run[0] + run[1] > len(out):
+            raise RbinError(f"{where}: origins entry {run!r} is not [first pc, count, layer] within the stream")
+        for pc in range(run[0], run[0] + run[1]):
+            out[pc] = dataclasses.replace(out[pc], origin=run[2])
+    return out
 
 
 # Reading ----------------------------------------------------------------------------
@@ -225,7 +261,7 @@ def _streams(code: list[dict], payload: bytes, machine: Machine) -> dict:
         if len(instrs) != count:
             raise RbinError(f"core {core} stream {stream}: the header says {count} instructions "
                             f"but the section holds {len(instrs)}")
-        streams[(core, stream)] = instrs
+        streams[(core, stream)] = _apply_origins(e, instrs, where)
     return streams
 
 

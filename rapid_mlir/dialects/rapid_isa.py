@@ -60,6 +60,9 @@ from rapid_mlir.backend.isa import AccessPattern, DType, InstrSpec, Instruction,
 from rapid_mlir.backend.isa_check import IsaError, check_instruction
 from rapid_mlir.backend.printer import format_dims, format_float
 
+ORIGIN_ATTR = "origin"
+"""Discardable attribute of an instruction op: the layer (nn op name) it was compiled for."""
+
 # ---------------------------------------------------------------------------
 # Text of access patterns and windows (shared by the attributes and the ops)
 # ---------------------------------------------------------------------------
@@ -396,14 +399,18 @@ class InstructionOp(IRDLOperation):
         op_cls = OP_CLASSES[instr.mnemonic]
         props = {o.name: _to_prop(o.kind, instr.operands[o.name])
                  for o in op_cls.SPEC.operands if instr.operands.get(o.name) is not None}
-        return op_cls.build(properties=props)
+        op = op_cls.build(properties=props)
+        if instr.origin is not None:
+            op.attributes[ORIGIN_ATTR] = StringAttr(instr.origin)
+        return op
 
     def instruction(self) -> Instruction:
         ops = {}
         for o in self.SPEC.operands:
             attr = self.properties.get(o.name)
             ops[o.name] = None if attr is None else _from_prop(o.kind, attr)
-        return Instruction(self.SPEC.mnemonic, ops)
+        origin = self.attributes.get(ORIGIN_ATTR)
+        return Instruction(self.SPEC.mnemonic, ops, origin.data if isinstance(origin, StringAttr) else None)
 
     @classmethod
     def parse(cls, parser: Parser) -> InstructionOp:

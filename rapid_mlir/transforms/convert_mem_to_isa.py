@@ -26,6 +26,7 @@ lowering) and does not lower `rapid_mem.barrier` yet; both are reported as error
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -422,7 +423,9 @@ def _lower(kernel: KernelOp, fn: func.FuncOp, machine) -> Program:
     dram, symbols = _layout(kernel, fn, machine)
     sync = _plan_sync(kernel, machine)
     program = Program(machine, symbols=symbols)
+    layer = kernel.layer.data
     for core in range(cores):
         for stream, instrs in _CoreEmitter(kernel, core, machine, dram, sync).run().items():
-            program.streams[(core, stream)] = instrs
+            # Every instruction keeps the layer it came from (traces show it).
+            program.streams[(core, stream)] = [dataclasses.replace(i, origin=layer) for i in instrs]
     return program

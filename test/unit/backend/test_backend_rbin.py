@@ -223,3 +223,22 @@ def test_write_checks_the_program(program):
     bad = replace(program, streams={(0, "dma0"): [Instruction("nop")]})
     with pytest.raises(ValueError, match="must end with halt"):
         write_rbin(bad)
+
+
+def test_origins_round_trip_and_bad_origins_are_refused(program):
+    import dataclasses
+
+    from rapid_mlir.backend.rbin import RbinError, read_rbin, write_rbin
+
+    program = dataclasses.replace(program, streams=dict(program.streams))  # the fixture is shared
+    key = next(iter(program.streams))
+    program.streams[key] = [dataclasses.replace(i, origin="conv1") for i in program.streams[key]]
+    data = write_rbin(program)
+    back = read_rbin(data)
+    assert {i.origin for i in back.streams[key]} == {"conv1"}
+    header, payload = split(data)
+    entry = next(e for e in header["code"] if "origins" in e)
+    for bad in ([[0, 999, "conv1"]], [[0, 1]], "conv1"):
+        entry["origins"] = bad
+        with pytest.raises(RbinError, match="origins"):
+            read_rbin(build(header, payload))

@@ -88,3 +88,20 @@ def test_errors_are_reported_by_the_pass():
     text = SPMD.replace("func.func @gemm", "func.func @g1") + SPMD
     with pytest.raises(PassFailedException, match="one rapid_mem.kernel per module, found 2"):
         lower(parse_module(text), "rapid-4c")
+
+
+def test_instructions_keep_their_layer_through_ir_binary_and_trace():
+    from rapid_mlir.backend.rbin import read_rbin, write_rbin
+    from rapid_mlir.ir_io import module_text
+
+    module = read_module(EXAMPLE)
+    program = lower(module, "rapid-1c")
+    assert 'origin = "gemm"' in module_text(module)          # in the rapid_isa IR
+    program = read_rbin(write_rbin(program))                   # through the binary
+    assert {i.origin for instrs in program.streams.values() for i in instrs} == {"gemm"}
+    rng = np.random.default_rng(0)
+    inputs = {"A": rng.standard_normal((64, 256)).astype(np.float16),
+              "B": rng.standard_normal((256, 64)).astype(np.float16)}
+    events = load(program).run(inputs, trace=True).trace_events
+    slices = [e for e in events if e.get("ph") == "X" and e.get("cat") == "instruction"]
+    assert slices and all(e["args"]["origin"] == "gemm" for e in slices)
