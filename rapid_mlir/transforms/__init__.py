@@ -20,6 +20,11 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertNnToTilePass
 
+    def convert_tile_to_mem():
+        from rapid_mlir.transforms.convert_tile_to_mem import ConvertTileToMemPass
+
+        return ConvertTileToMemPass
+
     def rapid_mem_allocate():
         from rapid_mlir.transforms.rapid_mem_allocate import RapidMemAllocatePass
 
@@ -30,7 +35,8 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertMemToIsaPass
 
-    return {"convert-nn-to-tile": convert_nn_to_tile, "rapid-mem-allocate": rapid_mem_allocate,
+    return {"convert-nn-to-tile": convert_nn_to_tile, "convert-tile-to-mem": convert_tile_to_mem,
+            "rapid-mem-allocate": rapid_mem_allocate,
             "convert-mem-to-isa": convert_mem_to_isa}
 
 

@@ -255,10 +255,20 @@ def _edge(sync: _Sync, producer: Operation, consumer: Operation, kernel: KernelO
 
 
 def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel: KernelOp, machine) -> None:
+    """A token carried by a loop: iteration i consumes what iteration i - 1 produced.
+
+    The carried value may itself start from an enclosing loop's carried value (a chain
+    through nested loops, as a "buffer free" token is); the first consumption then comes
+    from the outermost loop's initial value and the last production is drained after it.
+    """
     loop: LoopOp = token.owner.parent_op()
     next_value = loop.body.block.last_op.values[token.index]
     producer = _producer(next_value)
-    init = _producer(loop.inits[token.index])
+    outer, init_value = loop, loop.inits[token.index]
+    while isinstance(init_value, BlockArgument) and isinstance(init_value.owner.parent_op(), LoopOp):
+        outer = init_value.owner.parent_op()
+        init_value = outer.inits[init_value.index]
+    init = _producer(init_value)
     sc = _stream(consumer, machine)
     sp = _stream(producer, machine) if producer is not None else sc
     if sp == sc and (init is None or _stream(init, machine) == sc):
@@ -269,9 +279,9 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     sem = sync.new(machine)
     if producer is not None:
         sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
-    # The first iteration's share comes from the initial value.
+    # The first consumption comes from the initial value.
     if init is None:
-        sync.before_loop[(loop, sc)].extend(_signals(sem, per_iteration))
+        sync.before_loop[(outer, sc)].extend(_signals(sem, per_iteration))
     else:
         sync.after_op[init].append(Instruction("signal", {"sem": sem}))
         if per_iteration != 1:
@@ -284,7 +294,7 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
         sync.before_loop[(below[0], sc)].extend(waits)
     else:
         sync.before_op[consumer].extend(waits)
-    sync.after_loop[(loop, sc)].extend(_waits(sem, per_iteration))  # drain the last iteration's
+    sync.after_loop[(outer, sc)].extend(_waits(sem, per_iteration))  # drain the last production
 
 
 # ---------------------------------------------------------------------------

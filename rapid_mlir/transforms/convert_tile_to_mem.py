@@ -1,0 +1,322 @@
+"""`convert-tile-to-mem`: a matrix-product kernel and its mapping become `rapid_mem` code.
+
+    rapid-opt mm.mlir -p 'convert-nn-to-tile{machine=rapid-4c},convert-tile-to-mem{machine=rapid-4c}'
+
+This first version lowers a function whose work is one `rapid_tile.kernel` holding an
+`nn.matmul` of two 2-D tensors or an `nn.gemm` without transposes, scaling or bias, whose
+operands are the function's arguments; see docs/lowering.md for the general plan.
+The function becomes a device function on DRAM buffers: inputs are stored as f16, the
+result as f32 (an extra argument, named after the function's result).
+
+The code follows the kernel's mapping (`rows(m) cols(n) simd(k) order(b,m,n,k)`):
+every core runs it SPMD on its share of the split dimension, every corelet on its share
+of the corelet split (loading through its own DMA queue); LX tiles of `lx(m) x K` of A
+and `K x lx(n)` of B are loaded in loops over m and n, each L0 tile of C is one `mpe`
+over the first `l0(k)` and `mpe accumulate` over the rest, then copied by the SFU to LX
+and stored; carried "free" tokens order every reuse of a buffer after its last reader.
+Not yet realised: double buffering (this version uses one LX buffer per operand, which
+fits whenever the double-buffered footprint does, but does not overlap loads with
+compute). Mappings this version cannot express (tiles that do not divide the extents,
+`lx(k) < K`) are rejected with a message naming the layer and what is missing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, f16, f32, i64
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
+
+from rapid_mlir.dialects import nn
+from rapid_mlir.dialects import rapid_mem as M
+from rapid_mlir.dialects import rapid_tile
+from rapid_mlir.dialects.nn import NAME_ATTR
+from rapid_mlir.mapping.mapping import Mapping
+
+
+class TileLoweringError(ValueError):
+    """A kernel or mapping this version of the lowering cannot express."""
+
+
+def _fail(layer: str, msg: str):
+    raise TileLoweringError(f"layer '{layer}': {msg}")
+
+
+@dataclass(frozen=True)
+class ConvertTileToMemPass(ModulePass):
+    """Lowers the module's matrix-product kernel to a rapid_mem kernel on DRAM buffers."""
+
+    name = "convert-tile-to-mem"
+
+    machine: str = "rapid-4c"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from rapid_mlir.machine import MachineError, load_machine
+
+        try:
+            machine = load_machine(self.machine)
+            for fn in [f for f in op.body.block.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
+                _lower_function(fn, machine)
+        except (MachineError, TileLoweringError) as e:
+            raise PassFailedException(f"convert-tile-to-mem: {e}") from None
+
+
+# ---------------------------------------------------------------------------
+# The function
+# ---------------------------------------------------------------------------
+
+
+def _lower_function(fn: func.FuncOp, machine) -> None:
+    ops = list(fn.body.block.ops)
+    kernels = [o for o in ops if isinstance(o, rapid_tile.KernelOp)]
+    others = [o for o in ops if not isinstance(o, rapid_tile.KernelOp | func.ReturnOp)]
+    if others:
+        raise TileLoweringError(f"@{fn.sym_name.data}: {others[0].name} runs on the host; this version "
+                                "lowers functions made of one device kernel")
+    if len(kernels) != 1:
+        raise TileLoweringError(f"@{fn.sym_name.data}: this version lowers one kernel per function, "
+                                f"found {len(kernels)}")
+    kernel = kernels[0]
+    body_ops = list(kernel.body.block.ops)
+    work = body_ops[0]
+    layer = kernel.layer.data
+    a, b = _check_matmul(work, layer)
+    args = list(fn.body.block.args)
+    ret = fn.body.block.last_op
+    if [kernel.inputs[0], kernel.inputs[1]] != args or list(ret.arguments) != [kernel.outputs[0]]:
+        _fail(layer, "the kernel's operands must be the function's arguments and its result the "
+                     "function's result")
+    (m, k), (_, n) = a, b
+    in_names = [_name(fn.arg_attrs, i, args[i].name_hint or f"arg{i}") for i in range(2)]
+    out_name = _name(fn.res_attrs, 0, "output0")
+
+    buf_a = M.BufferType((m, k), f16, M.MemSpace.DRAM)
+    buf_b = M.BufferType((k, n), f16, M.MemSpace.DRAM)
+    buf_c = M.BufferType((m, n), f32, M.MemSpace.DRAM)
+    new_block = Block(arg_types=[buf_a, buf_b, buf_c])
+    for arg, hint in zip(new_block.args, ("A", "B", "C")):
+        arg.name_hint = hint
+    mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), list(new_block.args), machine)
+    new_block.add_op(mem_kernel)
+    new_block.add_op(func.ReturnOp())
+    new_fn = func.FuncOp(fn.sym_name.data, ([buf_a, buf_b, buf_c], []), Region(new_block))
+    new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in in_names + [out_name]])
+    parent = fn.parent_block()
+    parent.insert_op_before(new_fn, fn)
+    fn.detach()
+    fn.erase()
+
+
+def _name(attrs, index: int, default: str) -> str:
+    if isinstance(attrs, ArrayAttr) and index < len(attrs.data):
+        name = attrs.data[index].data.get(NAME_ATTR)
+        if isinstance(name, StringAttr):
+            return name.data
+    return default
+
+
+def _check_matmul(op, layer: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    if isinstance(op, nn.GemmOp):
+        plain = (op.trans_a is None and op.trans_b is None and op.bias is None
+                 and float(op.alpha.value.data) == 1.0 and float(op.beta.value.data) == 1.0)
+        if not plain:
+            _fail(layer, "nn.gemm with transposes, bias or scaling is not lowered yet")
+    elif not isinstance(op, nn.MatmulOp):
+        _fail(layer, f"{op.name} kernels are not lowered yet (this version lowers matrix products)")
+    a, b = tuple(op.lhs.type.get_shape()), tuple(op.rhs.type.get_shape())
+    if len(a) != 2 or len(b) != 2:
+        _fail(layer, "only 2-D matrix products are lowered yet")
+    return a, b
+
+
+# ---------------------------------------------------------------------------
+# The kernel
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """The mapping resolved into per-corelet extents, tile counts and strides."""
+
+    m: int
+    n: int
+    k: int
+    core_dim: str | None      # "m" or "n" split over cores
+    cores: int
+    corelet_dim: str | None
+    corelets: int
+    em: int                   # per-corelet extents
+    en: int
+    lm: int                   # LX tiles
+    ln: int
+    tm: int                   # L0 tiles
+    tn: int
+    tk: int
+    double_buffer: bool
+
+
+def _plan(layer: str, mapping: Mapping, m: int, n: int, k: int, machine) -> _Plan:
+    if (mapping.rows, mapping.cols, mapping.simd) != (("m",), ("n",), ("k",)):
+        _fail(layer, "only rows(m) cols(n) simd(k) mappings are lowered yet")
+    splits = {}
+    for clause in ("cores", "corelets"):
+        parts = {d: p for d, p in getattr(mapping, clause).items() if p > 1}
+        if len(parts) > 1 or set(parts) - {"m", "n"}:
+            _fail(layer, f"{clause} may split one of m or n, found {getattr(mapping, clause)}")
+        splits[clause] = next(iter(parts.items()), (None, 1))
+    extent = {"m": m, "n": n}
+    for clause, (dim, parts) in splits.items():
+        if dim is not None:
+            if extent[dim] % parts:
+                _fail(layer, f"{clause}({dim}={parts}) does not divide {dim} = {extent[dim]}")
+            extent[dim] //= parts
+    lm, ln, lk = mapping.lx.get("m", 1), mapping.lx.get("n", 1), mapping.lx.get("k", 1)
+    tm, tn, tk = mapping.l0.get("m", 1), mapping.l0.get("n", 1), mapping.l0.get("k", 1)
+    if lk != k:
+        _fail(layer, f"lx(k={lk}) < k = {k}: keeping partial sums across LX k steps is not lowered yet")
+    for name, outer, inner in (("lx(m)", extent["m"], lm), ("lx(n)", extent["n"], ln), ("l0(m)", lm, tm),
+                               ("l0(n)", ln, tn), ("l0(k)", k, tk)):
+        if outer % inner:
+            _fail(layer, f"{name} = {inner} does not divide {outer}; ragged tiles are not lowered yet")
+    corelet_dim, corelets = splits["corelets"]
+    if corelets > 1 and machine.dma_queues < corelets:
+        _fail(layer, f"{corelets} corelets need one DMA queue each but the machine has {machine.dma_queues}")
+    core_dim, cores = splits["cores"]
+    return _Plan(m, n, k, core_dim, cores, corelet_dim, corelets, extent["m"], extent["n"],
+                 lm, ln, tm, tn, tk, mapping.double_buffer)
+
+
+def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine) -> M.KernelOp:
+    m, n, k = mnk
+    plan = _plan(layer, mapping, m, n, k, machine)
+    body = Block(arg_types=[a.type for a in args])
+    for corelet in range(plan.corelets):
+        region = Block()
+        _Corelet(plan, corelet, body.args, region).emit()
+        body.add_op(M.CoreletOp.build(properties={"index": IntegerAttr(corelet, i64)},
+                                      regions=[Region(region)]))
+    return M.KernelOp.build(
+        operands=[args],
+        properties={"layer": StringAttr(layer), "cores": IntegerAttr(plan.cores, i64),
+                    "corelets": IntegerAttr(plan.corelets, i64)},
+        regions=[Region(body)])
+
+
+class _Corelet:
+    """Builds one corelet's code: loops over LX tiles, loads, MPE tile products, stores."""
+
+    def __init__(self, plan: _Plan, corelet: int, dram: tuple[SSAValue, ...], block: Block):
+        self.p, self.corelet, self.block = plan, corelet, block
+        self.a, self.b, self.c = dram
+        self.queue = corelet if plan.corelets > 1 else 0
+        # Element offsets of this core's and this corelet's share of m and n.
+        self.core_m = plan.em * plan.corelets if plan.core_dim == "m" and plan.corelet_dim == "m" else plan.em
+        self.core_n = plan.en * plan.corelets if plan.core_dim == "n" and plan.corelet_dim == "n" else plan.en
+        self.m0 = corelet * plan.em if plan.corelet_dim == "m" else 0
+        self.n0 = corelet * plan.en if plan.corelet_dim == "n" else 0
+
+    def add(self, block: Block, op):
+        block.add_op(op)
+        return op
+
+    def emit(self) -> None:
+        p, blk = self.p, self.block
+        lx_a = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.lm, p.k), f16, M.MemSpace.LX)]))
+        lx_b = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.k, p.ln), f16, M.MemSpace.LX)]))
+        lx_c = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.tm, p.tn), f32, M.MemSpace.LX)]))
+        acc = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.tm, p.tn), f32, M.MemSpace.ACC)]))
+        ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()]))
+        self.bufs = (lx_a.buffer, lx_b.buffer, lx_c.buffer, acc.buffer)
+        # Carried from tile to tile: when the A tile, the B tile, the accumulator and the LX
+        # output tile are free again (all free at the start).
+        loop_m = self._loop(blk, "m", p.em // p.lm, [ready.token] * 4)
+        mb = loop_m.body.block
+        a_free, b_free, acc_free, out_free = mb.args
+        ta = self._load(mb, "a", a_free)
+        loop_n = self._loop(mb, "n", p.en // p.ln, [a_free, b_free, acc_free, out_free])
+        nb = loop_n.body.block
+        tb = self._load(nb, "b", nb.args[1])
+        tiles_done, acc_free, out_free = self._tiles(nb, ta, tb, nb.args[2], nb.args[3])
+        # The A and B tiles are free once the last tile product that reads them is copied out.
+        self.add(nb, M.NextOp.build(operands=[[tiles_done, tiles_done, acc_free, out_free]]))
+        self.add(mb, M.NextOp.build(operands=[list(loop_n.outs)]))
+
+    # -- pieces --------------------------------------------------------------------------
+
+    def _loop(self, block: Block, label: str, count: int, carried: list[SSAValue]) -> M.LoopOp:
+        body = Block(arg_types=[M.TokenType()] * len(carried))
+        loop = M.LoopOp.build(operands=[carried], result_types=[[M.TokenType()] * len(carried)],
+                              properties={"label": StringAttr(label), "count": IntegerAttr(count, i64)},
+                              regions=[Region(body)])
+        block.add_op(loop)
+        return loop
+
+    def _access(self, dims, offset=0, core=0, loops=None) -> M.AccessAttr:
+        return M.AccessAttr(dims, offset, core, {k: v for k, v in (loops or {}).items() if v})
+
+    def _load(self, block: Block, which: str, after) -> SSAValue:
+        """The DMA of this step's LX tile of A (`lx(m) x K`) or of B (`K x lx(n)`)."""
+        p = self.p
+        lx_a, lx_b, _, _ = self.bufs
+        if which == "a":
+            core_coef = self.core_m * p.k if p.core_dim == "m" else 0
+            src = self._access(((p.lm, p.k), (p.k, 1)), self.m0 * p.k, core_coef, {"m": p.lm * p.k})
+            return self._dma(block, lx_a, self._access(((p.lm, p.k), (p.k, 1))), self.a, src, after)
+        core_coef = self.core_n if p.core_dim == "n" else 0
+        src = self._access(((p.k, p.n), (p.ln, 1)), self.n0, core_coef, {"n": p.ln})
+        return self._dma(block, lx_b, self._access(((p.k, p.ln), (p.ln, 1))), self.b, src, after)
+
+    def _dma(self, block, dst, dst_access, src, src_access, *after) -> SSAValue:
+        op = M.DmaOp.build(operands=[dst, src, [a for a in after if a is not None]],
+                           result_types=[M.TokenType()],
+                           properties={"queue": IntegerAttr(self.queue, i64), "dst_access": dst_access,
+                                       "src_access": src_access})
+        block.add_op(op)
+        return op.token
+
+    def _tiles(self, block: Block, ta, tb, acc_free, out_free):
+        """All L0 tiles of C in the LX tile: loops "mi" x "ni", k steps, copy and store.
+        Returns (last copy done, accumulator free, output tile free)."""
+        p = self.p
+        lx_a, lx_b, lx_c, acc = self.bufs
+        loop_mi = self._loop(block, "mi", p.lm // p.tm, [acc_free, out_free])
+        bmi = loop_mi.body.block
+        loop_ni = self._loop(bmi, "ni", p.ln // p.tn, list(bmi.args))
+        b = loop_ni.body.block
+        a_free, o_free = b.args  # accumulator free, LX output tile free
+        steps = p.k // p.tk
+        a_acc = lambda kk: self._access(((1, 0), (p.tm, p.k), (p.tk, 1)), kk * p.tk, 0, {"mi": p.tm * p.k})  # noqa: E731
+        b_acc = lambda kk: self._access(((p.tk, p.ln), (p.tn, 1)), kk * p.tk * p.ln, 0, {"ni": p.tn})  # noqa: E731
+        c_acc = self._access(((1, 0), (p.tm, p.tn), (p.tn, 1)))
+        last = None
+        for kk in range(steps):  # one instruction per k step (unrolled: steps = K / l0(k))
+            after = [ta, tb, a_free] if kk == 0 else [last]
+            op = M.MpeOp.build(operands=[acc, lx_a, lx_b, after], result_types=[M.TokenType()],
+                               properties={"c_access": c_acc, "a_access": a_acc(kk), "b_access": b_acc(kk),
+                                           **({"accumulate": _unit()} if kk else {})})
+            b.add_op(op)
+            last = op.token
+        tile = self._access(((p.tm, p.tn), (p.tn, 1)))
+        copy = M.SfuOp.build(operands=[[lx_c, acc], [last, o_free]], result_types=[M.TokenType()],
+                             properties={"kind": StringAttr("copy"), "access_list": ArrayAttr([tile, tile]),
+                                         "imms": ArrayAttr([])})
+        b.add_op(copy)
+        core_m = self.core_m * p.n if p.core_dim == "m" else 0
+        core_n = self.core_n if p.core_dim == "n" else 0
+        dst = self._access(((p.tm, p.n), (p.tn, 1)), self.m0 * p.n + self.n0, core_m + core_n,
+                           {"m": p.lm * p.n, "n": p.ln, "mi": p.tm * p.n, "ni": p.tn})
+        store = self._dma(b, self.c, dst, lx_c, tile, copy.token)
+        b.add_op(M.NextOp.build(operands=[[copy.token, store]]))
+        bmi.add_op(M.NextOp.build(operands=[[loop_ni.outs[0], loop_ni.outs[1]]]))
+        return loop_mi.outs[0], loop_mi.outs[0], loop_mi.outs[1]
+
+
+def _unit():
+    from xdsl.dialects.builtin import UnitAttr
+
+    return UnitAttr()

@@ -1,0 +1,81 @@
+"""nn matrix products compiled through every stage run on the emulator and match the
+reference interpreter, on every machine preset and under pinned mappings that make the
+loops run several iterations.
+
+Tolerance: the device stores the inputs in f16 (IEEE binary16) and accumulates in fp32,
+the reference computes in fp32 throughout. Rounding each input to f16 perturbs it by up
+to 2^-11 relative, so a K-term dot product of N(0, 1) values differs by about
+sqrt(K) * 2^-11; atol 0.05 and rtol 1e-2 cover K <= 256 with margin, while a wrong tile,
+offset or missing accumulation is off by O(1).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from xdsl.utils.exceptions import PassFailedException
+
+from rapid_mlir.ir_io import parse_module
+from rapid_mlir.pipeline import compile_module
+from rapid_mlir.reference.interpreter import run
+from rapid_mlir.reference.signature import find_entry, random_inputs, signature
+from rapid_mlir.runtime import load
+
+
+def module_text(m: int, k: int, n: int, op: str = "matmul") -> str:
+    body = (f"nn.matmul %a, %b {{nn.name = \"mm\"}} : (tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32>"
+            if op == "matmul" else
+            f"nn.gemm %a, %b alpha 1.000000e+00 beta 1.000000e+00 {{nn.name = \"mm\"}} : (tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32>")
+    return f"""
+func.func @main(%a: tensor<{m}x{k}xf32> {{nn.name = "A"}}, %b: tensor<{k}x{n}xf32> {{nn.name = "B"}}) -> (tensor<{m}x{n}xf32> {{nn.name = "C"}}) {{
+  %y = {body}
+  func.return %y : tensor<{m}x{n}xf32>
+}}"""
+
+
+def check(text: str, machine: str, mapping_file=None, seed: int = 0):
+    reference_module = parse_module(text)
+    inputs = random_inputs(signature(find_entry(reference_module)), seed)
+    expected = run(reference_module, inputs)["C"]
+    program = compile_module(parse_module(text), machine, mapping_file)
+    result = load(program).run(inputs, check_races=True)     # races and deadlocks are errors
+    np.testing.assert_allclose(result.outputs["C"], expected, rtol=1e-2, atol=5e-2)
+    return program, result
+
+
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c", "rapid-32c"])
+@pytest.mark.parametrize("op", ["matmul", "gemm"])
+def test_fixed_mapping_on_every_preset(machine, op):
+    check(module_text(64, 128, 256, op), machine)
+
+
+@pytest.mark.parametrize("machine, mapping", [
+    ("rapid-1c", {"cores": {}, "corelets": {"m": 2}, "lx": {"b": 1, "m": 16, "n": 32, "k": 96},
+                  "l0": {"m": 8, "n": 16, "k": 32}}),
+    ("rapid-4c", {"cores": {"n": 4}, "corelets": {"n": 2}, "lx": {"b": 1, "m": 32, "n": 8, "k": 96},
+                  "l0": {"m": 16, "n": 8, "k": 48}}),
+    ("rapid-4c", {"cores": {"m": 4}, "corelets": {"m": 2}, "lx": {"b": 1, "m": 4, "n": 32, "k": 96},
+                  "l0": {"m": 2, "n": 16, "k": 96}}),
+])
+def test_pinned_mappings_with_several_iterations(tmp_path, machine, mapping):
+    base = {"rows": ["m"], "cols": ["n"], "simd": ["k"], "order": ["b", "m", "n", "k"], "double_buffer": False}
+    path = tmp_path / "layers.json"
+    path.write_text(json.dumps({"mm": base | mapping}))
+    program, result = check(module_text(64, 96, 64), machine, str(path), seed=3)
+    loops = [i for instrs in program.streams.values() for i in instrs if i.mnemonic == "loop"]
+    assert any(i.operands["count"] > 1 for i in loops)        # the loops really iterate
+
+
+def test_what_is_not_lowered_yet_is_reported():
+    relu = module_text(8, 16, 8).replace("func.return %y", "%r = nn.relu %y : tensor<8x8xf32>\n  func.return %r")
+    with pytest.raises(PassFailedException, match="nn.relu runs on the host"):
+        compile_module(parse_module(relu), "rapid-1c")
+    conv = """
+func.func @main(%x: tensor<1x8x8x8xf32>, %w: tensor<8x8x3x3xf32>) -> tensor<1x8x8x8xf32> {
+  %y = nn.conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] dilations [1, 1] groups 1 : (tensor<1x8x8x8xf32>, tensor<8x8x3x3xf32>) -> tensor<1x8x8x8xf32>
+  func.return %y : tensor<1x8x8x8xf32>
+}"""
+    with pytest.raises(PassFailedException, match="layer 'conv2d_0': nn.conv2d kernels are not lowered yet"):
+        compile_module(parse_module(conv), "rapid-1c")
+    with pytest.raises(PassFailedException, match="does not divide"):
+        compile_module(parse_module(module_text(8, 16, 10)), "rapid-4c")
