@@ -1,0 +1,111 @@
+"""`rapidc`: the compiler driver, from an `nn` module to a binary for the accelerator.
+
+    rapidc INPUT.mlir -o OUT.rbin [--machine NAME|FILE] [--mapping fixed|FILE.json]
+          [--emit nn|tile|mem|isa|asm|bin] [--print-ir-after-all] [--ir-dump-dir DIR]
+          [--time-passes]
+
+Runs `rapid_mlir.pipeline`'s passes up to the stage `--emit` names (default: `bin` when
+the output ends in `.rbin`, else `asm`), verifying the IR after every pass. Text stages
+go to `-o` or stdout; `bin` needs `-o`. Errors name the pass that failed and the layer,
+and nothing is written. The binary's tensors keep the entry function's names, so
+`rapid-run OUT.rbin --inputs IN.npz --outputs OUT.npz` works by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from xdsl.utils.exceptions import DiagnosticException
+
+from rapid_mlir.ir_io import module_text, read_module
+from rapid_mlir.tools.errors import InputError, describe, report_errors
+
+STAGES = ("nn", "tile", "mem", "isa", "asm", "bin")
+# How many of the pipeline's passes each stage needs.
+_PASSES_FOR = {"nn": 0, "tile": 1, "mem": 3, "isa": 4, "asm": 4, "bin": 4}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rapidc", description="Compile an nn module for the rapid accelerator.")
+    p.add_argument("input", help="the nn module (.mlir)")
+    p.add_argument("-o", "--output", help="output file (.rbin for a binary)")
+    p.add_argument("--machine", default="rapid-4c", help="machine preset or machine file (default rapid-4c)")
+    p.add_argument("--mapping", default="fixed", help="'fixed' or a JSON file of layer -> mapping")
+    p.add_argument("--emit", choices=STAGES, help="the stage to output (default: bin for .rbin, else asm)")
+    p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass to stderr")
+    p.add_argument("--ir-dump-dir", help="write the IR after every pass to DIR/<n>-<pass>.mlir")
+    p.add_argument("--time-passes", action="store_true", help="print the time of every pass to stderr")
+    return p
+
+
+def compile_file(args) -> bytes | str:
+    """Runs the pipeline on `args.input` up to `args.emit`; returns the output."""
+    from rapid_mlir.dialects import make_context
+    from rapid_mlir.machine import load_machine
+    from rapid_mlir.pipeline import passes
+
+    emit = args.emit or ("bin" if (args.output or "").endswith(".rbin") else "asm")
+    if emit == "bin" and not args.output:
+        raise InputError("--emit bin writes a binary: give an output file with -o")
+    load_machine(args.machine)  # a bad machine is reported before any work
+    mapping_file = None if args.mapping == "fixed" else args.mapping
+    if mapping_file is not None and not Path(mapping_file).is_file():
+        raise InputError(f"--mapping: {mapping_file} is neither 'fixed' nor an existing JSON file")
+    module = read_module(args.input)
+    ctx = make_context()
+    dump = Path(args.ir_dump_dir) if args.ir_dump_dir else None
+    if dump is not None:
+        dump.mkdir(parents=True, exist_ok=True)
+        (dump / "0-input.mlir").write_text(module_text(module))
+    timings = []
+    for i, p in enumerate(passes(args.machine, mapping_file)[:_PASSES_FOR[emit]], start=1):
+        start = time.perf_counter()
+        try:
+            p.apply(ctx, module)
+            module.verify()
+        except DiagnosticException as e:
+            raise InputError(f"{args.input}: pass '{p.name}' failed: {describe(e)}") from None
+        timings.append((p.name, time.perf_counter() - start))
+        if args.print_ir_after_all:
+            print(f"// ----- IR after {p.name} -----", file=sys.stderr)
+            print(module_text(module), file=sys.stderr)
+        if dump is not None:
+            (dump / f"{i}-{p.name}.mlir").write_text(module_text(module))
+    if args.time_passes:
+        for name, seconds in timings:
+            print(f"{name:<24} {seconds * 1000:9.1f} ms", file=sys.stderr)
+        print(f"{'total':<24} {sum(s for _, s in timings) * 1000:9.1f} ms", file=sys.stderr)
+    if emit in ("nn", "tile", "mem", "isa"):
+        return module_text(module)
+    from rapid_mlir.backend.isa_ir import module_to_program
+    from rapid_mlir.backend.printer import program_to_text
+    from rapid_mlir.backend.rbin import write_rbin
+
+    program = module_to_program(module)
+    return program_to_text(program) if emit == "asm" else write_rbin(program)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def work() -> int:
+        args = build_parser().parse_args(argv)
+        out = compile_file(args)
+        if args.output is None:
+            sys.stdout.write(out if isinstance(out, str) else "")
+            return 0
+        data = out.encode() if isinstance(out, str) else out
+        tmp = f"{args.output}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, args.output)
+        return 0
+
+    return report_errors("rapidc", work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
