@@ -156,8 +156,10 @@ class Machine:
     """DMA instruction streams per core, 1..8. *Assumed* (2: one for loads, one for
     stores)."""
 
-    semaphores: int = _param(1, 1024, 32)
-    """Counting semaphores per core that streams signal and wait on, 1..1024. *Assumed*."""
+    semaphores: int = _param(1, 1024, 256)
+    """Counting semaphores per core that streams signal and wait on, 1..1024. *Assumed*: 256,
+    enough for the unrolled, double-buffered pipelines the compiler emits (it gives every
+    cross-engine dependence its own semaphore)."""
 
     loop_depth: int = _param(1, 16, 4)
     """Nested hardware loops per instruction stream, 1..16. *Assumed*."""

@@ -208,8 +208,23 @@ def _trips(loops: list[LoopOp]) -> int:
     return math.prod(l.count.value.data for l in loops)
 
 
+def _passthrough(token: SSAValue) -> SSAValue:
+    """A loop-carried token that the loop hands on unchanged is its initial value."""
+    while isinstance(token, BlockArgument) and isinstance(token.owner.parent_op(), LoopOp):
+        loop = token.owner.parent_op()
+        if loop.body.block.last_op.values[token.index] is not token:
+            break
+        token = loop.inits[token.index]
+    return token
+
+
 def _producer(token: SSAValue) -> Operation | None:
     """The work op whose completion a token stands for (None: complete from the start)."""
+    token = _passthrough(token)
+    if isinstance(token, BlockArgument) and isinstance(token.owner.parent_op(), LoopOp):
+        # Within the loop, the value the previous iteration handed on.
+        loop = token.owner.parent_op()
+        return _producer(loop.body.block.last_op.values[token.index])
     owner = token.owner
     if isinstance(owner, ReadyOp):
         return None
@@ -228,6 +243,7 @@ def _plan_sync(kernel: KernelOp, machine) -> _Sync:
         if not isinstance(consumer, WorkOp):
             continue
         for token in consumer.after:
+            token = _passthrough(token)
             if isinstance(token, BlockArgument) and isinstance(token.owner.parent_op(), LoopOp):
                 _carried_edge(sync, consumer, token, kernel, machine)
             else:
@@ -264,14 +280,18 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     loop: LoopOp = token.owner.parent_op()
     next_value = loop.body.block.last_op.values[token.index]
     producer = _producer(next_value)
-    outer, init_value = loop, loop.inits[token.index]
+    outer, init_value = loop, _passthrough(loop.inits[token.index])
     while isinstance(init_value, BlockArgument) and isinstance(init_value.owner.parent_op(), LoopOp):
         outer = init_value.owner.parent_op()
-        init_value = outer.inits[init_value.index]
+        init_value = _passthrough(outer.inits[init_value.index])
     init = _producer(init_value)
     sc = _stream(consumer, machine)
+    if init is not None:
+        # A computed initial value: the consumer waits for every execution of its producer
+        # before the loop starts (a plain edge); the carried part then starts as if ready.
+        _edge(sync, init, consumer, kernel, machine)
     sp = _stream(producer, machine) if producer is not None else sc
-    if sp == sc and (init is None or _stream(init, machine) == sc):
+    if sp == sc:
         return  # in order on one stream
     lp = _loops(producer, kernel) if producer is not None else []
     inner = lp[lp.index(loop) + 1:] if loop in lp else []
@@ -279,14 +299,8 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     sem = sync.new(machine)
     if producer is not None:
         sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
-    # The first consumption comes from the initial value.
-    if init is None:
-        sync.before_loop[(outer, sc)].extend(_signals(sem, per_iteration))
-    else:
-        sync.after_op[init].append(Instruction("signal", {"sem": sem}))
-        if per_iteration != 1:
-            raise LoweringError("a carried token with a computed initial value must be produced once "
-                                "per iteration")
+    # The first consumption is pre-signalled; the last production is drained below.
+    sync.before_loop[(outer, sc)].extend(_signals(sem, per_iteration))
     lc = _loops(consumer, kernel)
     below = lc[lc.index(loop) + 1:]
     waits = _waits(sem, per_iteration)

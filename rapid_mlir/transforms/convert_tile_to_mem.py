@@ -14,10 +14,11 @@ of the corelet split (loading through its own DMA queue); LX tiles of `lx(m) x K
 and `K x lx(n)` of B are loaded in loops over m and n, each L0 tile of C is one `mpe`
 over the first `l0(k)` and `mpe accumulate` over the rest, then copied by the SFU to LX
 and stored; carried "free" tokens order every reuse of a buffer after its last reader.
-Not yet realised: double buffering (this version uses one LX buffer per operand, which
-fits whenever the double-buffered footprint does, but does not overlap loads with
-compute). Mappings this version cannot express (tiles that do not divide the extents,
-`lx(k) < K`) are rejected with a message naming the layer and what is missing.
+With `double_buffer` the A and B tiles get two LX buffers each and the loops over m and
+n are unrolled by two (loads of both buffers first, an odd last step peeled), so the
+next tile loads while the MPE works on the current one; a lone corelet stores through
+the second DMA queue. Mappings this version cannot express (tiles that do not divide the
+extents, `lx(k) < K`) are rejected with a message naming the layer and what is missing.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine) ->
     body = Block(arg_types=[a.type for a in args])
     for corelet in range(plan.corelets):
         region = Block()
-        _Corelet(plan, corelet, body.args, region).emit()
+        _Corelet(plan, corelet, body.args, region, machine.dma_queues).emit()
         body.add_op(M.CoreletOp.build(properties={"index": IntegerAttr(corelet, i64)},
                                       regions=[Region(region)]))
     return M.KernelOp.build(
@@ -210,10 +211,12 @@ def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine) ->
 class _Corelet:
     """Builds one corelet's code: loops over LX tiles, loads, MPE tile products, stores."""
 
-    def __init__(self, plan: _Plan, corelet: int, dram: tuple[SSAValue, ...], block: Block):
+    def __init__(self, plan: _Plan, corelet: int, dram: tuple[SSAValue, ...], block: Block, dma_queues: int):
         self.p, self.corelet, self.block = plan, corelet, block
         self.a, self.b, self.c = dram
+        # One DMA queue per corelet; a lone corelet loads on dma0 and stores on dma1.
         self.queue = corelet if plan.corelets > 1 else 0
+        self.store_queue = self.queue if plan.corelets > 1 or dma_queues < 2 else 1
         # Element offsets of this core's and this corelet's share of m and n.
         self.core_m = plan.em * plan.corelets if plan.core_dim == "m" and plan.corelet_dim == "m" else plan.em
         self.core_n = plan.en * plan.corelets if plan.core_dim == "n" and plan.corelet_dim == "n" else plan.en
@@ -224,27 +227,92 @@ class _Corelet:
         block.add_op(op)
         return op
 
+    # Carried token state: when each LX buffer slot of A and B, the accumulator and the LX
+    # output tile are free again, and the last finished tile (all "free" at the start).
+    A0, A1, B0, B1, ACC, OUT, LAST = range(7)
+
     def emit(self) -> None:
         p, blk = self.p, self.block
-        lx_a = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.lm, p.k), f16, M.MemSpace.LX)]))
-        lx_b = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.k, p.ln), f16, M.MemSpace.LX)]))
-        lx_c = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.tm, p.tn), f32, M.MemSpace.LX)]))
-        acc = self.add(blk, M.AllocOp.build(result_types=[M.BufferType((p.tm, p.tn), f32, M.MemSpace.ACC)]))
-        ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()]))
-        self.bufs = (lx_a.buffer, lx_b.buffer, lx_c.buffer, acc.buffer)
-        # Carried from tile to tile: when the A tile, the B tile, the accumulator and the LX
-        # output tile are free again (all free at the start).
-        loop_m = self._loop(blk, "m", p.em // p.lm, [ready.token] * 4)
-        mb = loop_m.body.block
-        a_free, b_free, acc_free, out_free = mb.args
-        ta = self._load(mb, "a", a_free)
-        loop_n = self._loop(mb, "n", p.en // p.ln, [a_free, b_free, acc_free, out_free])
-        nb = loop_n.body.block
-        tb = self._load(nb, "b", nb.args[1])
-        tiles_done, acc_free, out_free = self._tiles(nb, ta, tb, nb.args[2], nb.args[3])
-        # The A and B tiles are free once the last tile product that reads them is copied out.
-        self.add(nb, M.NextOp.build(operands=[[tiles_done, tiles_done, acc_free, out_free]]))
-        self.add(mb, M.NextOp.build(operands=[list(loop_n.outs)]))
+        alloc = lambda shape, elem, space: self.add(blk, M.AllocOp.build(  # noqa: E731
+            result_types=[M.BufferType(shape, elem, space)])).buffer
+        # A second buffer only where a dimension has more than one LX step to overlap.
+        slots_a = 2 if p.double_buffer and p.em // p.lm >= 2 else 1
+        slots_b = 2 if p.double_buffer and p.en // p.ln >= 2 else 1
+        self.lx_a = [alloc((p.lm, p.k), f16, M.MemSpace.LX) for _ in range(slots_a)]
+        self.lx_b = [alloc((p.k, p.ln), f16, M.MemSpace.LX) for _ in range(slots_b)]
+        self.lx_c = alloc((p.tm, p.tn), f32, M.MemSpace.LX)
+        self.acc = alloc((p.tm, p.tn), f32, M.MemSpace.ACC)
+        ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()])).token
+        self.pos: dict[str, tuple[int, int | None]] = {}
+        self._stepped(blk, "m", p.em // p.lm, p.lm, [ready] * 7, self._load_a, self._compute_m)
+
+    def _stepped(self, block: Block, dim: str, count: int, tile: int, state, load, compute) -> list:
+        """The LX steps along `dim`: a loop, unrolled by two over two buffer slots when the
+        mapping double-buffers (loads of both slots first, so the second loads while the
+        first computes), with an odd last step peeled. Returns the state after the steps."""
+        per = 2 if self.p.double_buffer and count >= 2 else 1
+        loop = self._loop(block, dim, count // per, state)
+        body = loop.body.block
+        st = list(body.args)
+        tokens = []
+        for slot in range(per):
+            self.pos[dim] = (slot * tile, per * tile)
+            st, token = load(body, slot, st)
+            tokens.append(token)
+        for slot in range(per):
+            self.pos[dim] = (slot * tile, per * tile)
+            st = compute(body, slot, tokens[slot], st)
+        self.add(body, M.NextOp.build(operands=[st]))
+        st = list(loop.outs)
+        if count % per:
+            self.pos[dim] = ((count - 1) * tile, None)
+            st, token = load(block, 0, st)
+            st = compute(block, 0, token, st)
+        return st
+
+    def _load_a(self, block: Block, slot: int, st: list) -> tuple[list, SSAValue]:
+        p = self.p
+        core_coef = self.core_m * p.k if p.core_dim == "m" else 0
+        offset, loops = self._position({"m": p.k})
+        src = self._access(((p.lm, p.k), (p.k, 1)), self.m0 * p.k + offset, core_coef, loops)
+        token = self._dma(block, self.lx_a[slot], self._access(((p.lm, p.k), (p.k, 1))), self.a, src,
+                          st[self.A0 + slot])
+        return st, token
+
+    def _compute_m(self, block: Block, slot: int, ta: SSAValue, st: list) -> list:
+        """Everything that uses A slot `slot`: the steps along n; then the slot is free."""
+        self.a_slot, self.ta = slot, ta
+        st = self._stepped(block, "n", self.p.en // self.p.ln, self.p.ln, st, self._load_b, self._compute_n)
+        st = list(st)
+        st[self.A0 + slot] = st[self.LAST]
+        return st
+
+    def _load_b(self, block: Block, slot: int, st: list) -> tuple[list, SSAValue]:
+        p = self.p
+        core_coef = self.core_n if p.core_dim == "n" else 0
+        offset, loops = self._position({"n": 1})
+        src = self._access(((p.k, p.n), (p.ln, 1)), self.n0 + offset, core_coef, loops)
+        token = self._dma(block, self.lx_b[slot], self._access(((p.k, p.ln), (p.ln, 1))), self.b, src,
+                          st[self.B0 + slot])
+        return st, token
+
+    def _compute_n(self, block: Block, slot: int, tb: SSAValue, st: list) -> list:
+        done, acc_free, out_free = self._tiles(block, self.lx_a[self.a_slot], self.lx_b[slot], self.ta, tb,
+                                               st[self.ACC], st[self.OUT])
+        st = list(st)
+        st[self.B0 + slot], st[self.ACC], st[self.OUT], st[self.LAST] = done, acc_free, out_free, done
+        return st
+
+    def _position(self, scale: dict[str, int]) -> tuple[int, dict[str, int]]:
+        """The static element offset and loop coefficients of the current LX step along
+        the dims in `scale` (element stride of one step along that dim)."""
+        offset, loops = 0, {}
+        for dim, unit in scale.items():
+            static, coef = self.pos[dim]
+            offset += static * unit
+            if coef is not None:
+                loops[dim] = coef * unit
+        return offset, loops
 
     # -- pieces --------------------------------------------------------------------------
 
@@ -259,31 +327,20 @@ class _Corelet:
     def _access(self, dims, offset=0, core=0, loops=None) -> M.AccessAttr:
         return M.AccessAttr(dims, offset, core, {k: v for k, v in (loops or {}).items() if v})
 
-    def _load(self, block: Block, which: str, after) -> SSAValue:
-        """The DMA of this step's LX tile of A (`lx(m) x K`) or of B (`K x lx(n)`)."""
-        p = self.p
-        lx_a, lx_b, _, _ = self.bufs
-        if which == "a":
-            core_coef = self.core_m * p.k if p.core_dim == "m" else 0
-            src = self._access(((p.lm, p.k), (p.k, 1)), self.m0 * p.k, core_coef, {"m": p.lm * p.k})
-            return self._dma(block, lx_a, self._access(((p.lm, p.k), (p.k, 1))), self.a, src, after)
-        core_coef = self.core_n if p.core_dim == "n" else 0
-        src = self._access(((p.k, p.n), (p.ln, 1)), self.n0, core_coef, {"n": p.ln})
-        return self._dma(block, lx_b, self._access(((p.k, p.ln), (p.ln, 1))), self.b, src, after)
-
-    def _dma(self, block, dst, dst_access, src, src_access, *after) -> SSAValue:
+    def _dma(self, block, dst, dst_access, src, src_access, *after, queue: int | None = None) -> SSAValue:
         op = M.DmaOp.build(operands=[dst, src, [a for a in after if a is not None]],
                            result_types=[M.TokenType()],
-                           properties={"queue": IntegerAttr(self.queue, i64), "dst_access": dst_access,
+                           properties={"queue": IntegerAttr(self.queue if queue is None else queue, i64),
+                                       "dst_access": dst_access,
                                        "src_access": src_access})
         block.add_op(op)
         return op.token
 
-    def _tiles(self, block: Block, ta, tb, acc_free, out_free):
+    def _tiles(self, block: Block, lx_a, lx_b, ta, tb, acc_free, out_free):
         """All L0 tiles of C in the LX tile: loops "mi" x "ni", k steps, copy and store.
         Returns (last copy done, accumulator free, output tile free)."""
         p = self.p
-        lx_a, lx_b, lx_c, acc = self.bufs
+        lx_c, acc = self.lx_c, self.acc
         loop_mi = self._loop(block, "mi", p.lm // p.tm, [acc_free, out_free])
         bmi = loop_mi.body.block
         loop_ni = self._loop(bmi, "ni", p.ln // p.tn, list(bmi.args))
@@ -308,9 +365,10 @@ class _Corelet:
         b.add_op(copy)
         core_m = self.core_m * p.n if p.core_dim == "m" else 0
         core_n = self.core_n if p.core_dim == "n" else 0
-        dst = self._access(((p.tm, p.n), (p.tn, 1)), self.m0 * p.n + self.n0, core_m + core_n,
-                           {"m": p.lm * p.n, "n": p.ln, "mi": p.tm * p.n, "ni": p.tn})
-        store = self._dma(b, self.c, dst, lx_c, tile, copy.token)
+        offset, loops = self._position({"m": p.n, "n": 1})
+        dst = self._access(((p.tm, p.n), (p.tn, 1)), self.m0 * p.n + self.n0 + offset, core_m + core_n,
+                           loops | {"mi": p.tm * p.n, "ni": p.tn})
+        store = self._dma(b, self.c, dst, lx_c, tile, copy.token, queue=self.store_queue)
         b.add_op(M.NextOp.build(operands=[[copy.token, store]]))
         bmi.add_op(M.NextOp.build(operands=[[loop_ni.outs[0], loop_ni.outs[1]]]))
         return loop_mi.outs[0], loop_mi.outs[0], loop_mi.outs[1]

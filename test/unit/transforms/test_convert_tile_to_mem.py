@@ -79,3 +79,17 @@ func.func @main(%x: tensor<1x8x8x8xf32>, %w: tensor<8x8x3x3xf32>) -> tensor<1x8x
         compile_module(parse_module(conv), "rapid-1c")
     with pytest.raises(PassFailedException, match="does not divide"):
         compile_module(parse_module(module_text(8, 16, 10)), "rapid-4c")
+
+
+@pytest.mark.parametrize("lm, ln", [(16, 16), (16, 32), (32, 16)])   # even and odd step counts
+def test_double_buffering_matches_and_overlaps(tmp_path, lm, ln):
+    # 96 x 96 on one corelet: m and n take 96 / lm and 96 / ln LX steps (6 or 3: pairs and a peeled step).
+    base = {"cores": {}, "corelets": {}, "rows": ["m"], "cols": ["n"], "simd": ["k"], "order": ["b", "m", "n", "k"],
+            "lx": {"b": 1, "m": lm, "n": ln, "k": 64}, "l0": {"m": lm, "n": ln, "k": 64}}
+    cycles = {}
+    for db in (False, True):
+        path = tmp_path / f"db{db}.json"
+        path.write_text(json.dumps({"mm": base | {"double_buffer": db}}))
+        program, result = check(module_text(96, 64, 96), "rapid-1c", str(path), seed=5)
+        cycles[db] = result.cycles
+    assert cycles[True] < cycles[False]      # loads overlap the MPE

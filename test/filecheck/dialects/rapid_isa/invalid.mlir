@@ -44,12 +44,12 @@ rapid_isa.program machine "rapid-4c" {
 rapid_isa.program machine "rapid-4c" {
   rapid_isa.core 0 {
     rapid_isa.stream "dma0" {
-      rapid_isa.wait s32
+      rapid_isa.wait s256
       rapid_isa.halt
     }
   }
 }
-// CHECK: rapid_isa.wait: wait: semaphore s32 is out of range s0..s31
+// CHECK: rapid_isa.wait: wait: semaphore s256 is out of range s0..s255
 
 // -----
 
