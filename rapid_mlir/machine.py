@@ -21,7 +21,6 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import math
 import os
 import tomllib
 from collections.abc import Mapping

@@ -25,7 +25,6 @@ as a specification on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 

@@ -23,12 +23,21 @@ extents, `lx(k) < K`) are rejected with a message naming the layer and what is m
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, f16, f32, i64
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    UnitAttr,
+    f16,
+    f32,
+    i64,
+)
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
@@ -355,7 +364,7 @@ class _Corelet:
             after = [ta, tb, a_free] if kk == 0 else [last]
             op = M.MpeOp.build(operands=[acc, lx_a, lx_b, after], result_types=[M.TokenType()],
                                properties={"c_access": c_acc, "a_access": a_acc(kk), "b_access": b_acc(kk),
-                                           **({"accumulate": _unit()} if kk else {})})
+                                           **({"accumulate": UnitAttr()} if kk else {})})
             b.add_op(op)
             last = op.token
         tile = self._access(((p.tm, p.tn), (p.tn, 1)))
@@ -372,9 +381,3 @@ class _Corelet:
         b.add_op(M.NextOp.build(operands=[[copy.token, store]]))
         bmi.add_op(M.NextOp.build(operands=[[loop_ni.outs[0], loop_ni.outs[1]]]))
         return loop_mi.outs[0], loop_mi.outs[0], loop_mi.outs[1]
-
-
-def _unit():
-    from xdsl.dialects.builtin import UnitAttr
-
-    return UnitAttr()
