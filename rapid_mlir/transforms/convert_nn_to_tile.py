@@ -6,7 +6,8 @@ For every `nn` op the accelerator's matrix engine runs (conv2d, matmul, gemm) th
 builds the layer's loop nest (`rapid_mlir.mapping.problem`), chooses a mapping (the
 layer's entry in `mapping-file` if there is one, else the strategy's), checks that it is
 well formed and fits the machine's buffers, and moves the op into a kernel that carries
-the layer name and the mapping. Other ops stay in `nn`: for now they run on the host.
+the layer name and the mapping; a relu that only consumes the layer's result joins the
+kernel as its epilogue. Other ops stay in `nn`: for now they run on the host.
 An infeasible mapping fails the pass with a message naming the layer, the buffer, the
 bytes needed and the bytes available.
 """
@@ -130,18 +131,32 @@ class ConvertNnToTilePass(ModulePass):
             _wrap(nn_op, problem.layer, mapping)
 
 
+def fusable_activation(nn_op: Operation) -> nn.ReluOp | None:
+    """The relu that is the only user of the op's only result: it runs in the kernel's
+    epilogue (on the SFU, as the accumulator is copied out) instead of as a layer of its own."""
+    if len(nn_op.results) != 1 or nn_op.results[0].uses.get_length() != 1:
+        return None
+    user = next(iter(nn_op.results[0].uses)).operation
+    return user if isinstance(user, nn.ReluOp) and user.parent_block() is nn_op.parent_block() else None
+
+
 def _wrap(nn_op: Operation, layer: str, mapping: Mapping) -> KernelOp:
-    """Moves `nn_op` into a new kernel that takes its operands and gives its results."""
+    """Moves `nn_op` (and a relu it feeds) into a new kernel that takes its operands."""
+    epilogue = fusable_activation(nn_op)
+    final = epilogue if epilogue is not None else nn_op
     region, block = new_body([v.type for v in nn_op.operands])
-    kernel = KernelOp(layer, mapping, list(nn_op.operands), region, [r.type for r in nn_op.results])
+    kernel = KernelOp(layer, mapping, list(nn_op.operands), region, [r.type for r in final.results])
     Rewriter.insert_op(kernel, _before(nn_op))
-    for old, new in zip(list(nn_op.results), kernel.outputs):
+    for old, new in zip(list(final.results), kernel.outputs):
         old.replace_all_uses_with(new)
     nn_op.detach()
     nn_op.operands = list(block.args)
     nn_op.attributes[LAYER_ATTR] = StringAttr(layer)
     block.add_op(nn_op)
-    block.add_op(YieldOp(*nn_op.results))
+    if epilogue is not None:
+        epilogue.detach()
+        block.add_op(epilogue)
+    block.add_op(YieldOp(*final.results))
     return kernel
 
 

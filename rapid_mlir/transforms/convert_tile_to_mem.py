@@ -12,8 +12,8 @@ The code follows the kernel's mapping (`rows(m) cols(n) simd(k) order(b,m,n,k)`)
 every core runs it SPMD on its share of the split dimension, every corelet on its share
 of the corelet split (loading through its own DMA queue); LX tiles of `lx(m) x K` of A
 and `K x lx(n)` of B are loaded in loops over m and n, each L0 tile of C is one `mpe`
-over the first `l0(k)` and `mpe accumulate` over the rest, then copied by the SFU to LX
-and stored; carried "free" tokens order every reuse of a buffer after its last reader.
+over the first `l0(k)` and `mpe accumulate` over the rest, then taken out of ACC by the
+SFU (a copy, or the fused relu) to LX and stored; carried "free" tokens order every reuse of a buffer after its last reader.
 With `double_buffer` the A and B tiles get two LX buffers each and the loops over m and
 n are unrolled by two (loads of both buffers first, an odd last step peeled), so the
 next tile loads while the MPE works on the current one; a lone corelet stores through
@@ -96,6 +96,11 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     work = body_ops[0]
     layer = kernel.layer.data
     a, b = _check_matmul(work, layer)
+    epilogue = "copy"
+    if len(body_ops) == 3 and isinstance(body_ops[1], nn.ReluOp) and body_ops[1].input is work.results[0]:
+        epilogue = "relu"
+    elif len(body_ops) != 2:
+        _fail(layer, f"a kernel of {', '.join(o.name for o in body_ops[:-1])} is not lowered yet")
     args = list(fn.body.block.args)
     ret = fn.body.block.last_op
     if [kernel.inputs[0], kernel.inputs[1]] != args or list(ret.arguments) != [kernel.outputs[0]]:
@@ -111,7 +116,7 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     new_block = Block(arg_types=[buf_a, buf_b, buf_c])
     for arg, hint in zip(new_block.args, ("A", "B", "C")):
         arg.name_hint = hint
-    mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), list(new_block.args), machine)
+    mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), list(new_block.args), machine, epilogue)
     new_block.add_op(mem_kernel)
     new_block.add_op(func.ReturnOp())
     new_fn = func.FuncOp(fn.sym_name.data, ([buf_a, buf_b, buf_c], []), Region(new_block))
@@ -201,13 +206,13 @@ def _plan(layer: str, mapping: Mapping, m: int, n: int, k: int, machine) -> _Pla
                  lm, ln, tm, tn, tk, mapping.double_buffer)
 
 
-def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine) -> M.KernelOp:
+def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine, epilogue: str) -> M.KernelOp:
     m, n, k = mnk
     plan = _plan(layer, mapping, m, n, k, machine)
     body = Block(arg_types=[a.type for a in args])
     for corelet in range(plan.corelets):
         region = Block()
-        _Corelet(plan, corelet, body.args, region, machine.dma_queues).emit()
+        _Corelet(plan, corelet, body.args, region, machine.dma_queues, epilogue).emit()
         body.add_op(M.CoreletOp.build(properties={"index": IntegerAttr(corelet, i64)},
                                       regions=[Region(region)]))
     return M.KernelOp.build(
@@ -220,8 +225,10 @@ def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine) ->
 class _Corelet:
     """Builds one corelet's code: loops over LX tiles, loads, MPE tile products, stores."""
 
-    def __init__(self, plan: _Plan, corelet: int, dram: tuple[SSAValue, ...], block: Block, dma_queues: int):
+    def __init__(self, plan: _Plan, corelet: int, dram: tuple[SSAValue, ...], block: Block, dma_queues: int,
+                 epilogue: str):
         self.p, self.corelet, self.block = plan, corelet, block
+        self.epilogue = epilogue  # the SFU op that takes a finished tile out of ACC: copy or relu
         self.a, self.b, self.c = dram
         # One DMA queue per corelet; a lone corelet loads on dma0 and stores on dma1.
         self.queue = corelet if plan.corelets > 1 else 0
@@ -369,7 +376,7 @@ class _Corelet:
             last = op.token
         tile = self._access(((p.tm, p.tn), (p.tn, 1)))
         copy = M.SfuOp.build(operands=[[lx_c, acc], [last, o_free]], result_types=[M.TokenType()],
-                             properties={"kind": StringAttr("copy"), "access_list": ArrayAttr([tile, tile]),
+                             properties={"kind": StringAttr(self.epilogue), "access_list": ArrayAttr([tile, tile]),
                                          "imms": ArrayAttr([])})
         b.add_op(copy)
         core_m = self.core_m * p.n if p.core_dim == "m" else 0

@@ -1,4 +1,5 @@
-// convert-nn-to-tile: matrix-engine layers become kernels with mappings; the rest stays nn.
+// convert-nn-to-tile: matrix-engine layers become kernels with mappings (a relu that only
+// consumes the layer joins it as its epilogue); the rest stays nn.
 // RUN: rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine=rapid-4c}' | filecheck %s
 // RUN: rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/layers.json"}' | filecheck %s --check-prefix=PINNED
 // RUN: not rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine="%inputs/tiny-lx.toml"}' 2>&1 | filecheck %s --check-prefix=NOFIT
@@ -11,12 +12,13 @@ func.func @conv(%x: tensor<1x8x14x14xf32>, %w: tensor<32x8x3x3xf32>) -> tensor<1
 }
 
 // CHECK-LABEL: func.func @conv
-// CHECK-NEXT:    %y = rapid_tile.kernel "conv1" mapping <"cores(oc=4) corelets(oh=2) rows(oh,ow) cols(oc) simd(ic) order(n,g,oc,oh,ow,ic,kh,kw) lx(n=1,g=1,oc=8,oh=7,ow=14,ic=8,kh=3,kw=3) l0(oh=4,ow=14,oc=8,ic=8) double_buffer">(%x, %w) : (tensor<1x8x14x14xf32>, tensor<32x8x3x3xf32>) -> tensor<1x32x14x14xf32> {
+// CHECK-NEXT:    %r = rapid_tile.kernel "conv1" mapping <"cores(oc=4) corelets(oh=2) rows(oh,ow) cols(oc) simd(ic) order(n,g,oc,oh,ow,ic,kh,kw) lx(n=1,g=1,oc=8,oh=7,ow=14,ic=8,kh=3,kw=3) l0(oh=4,ow=14,oc=8,ic=8) double_buffer">(%x, %w) : (tensor<1x8x14x14xf32>, tensor<32x8x3x3xf32>) -> tensor<1x32x14x14xf32> {
 // CHECK-NEXT:    ^bb0(%{{.*}}: tensor<1x8x14x14xf32>, %{{.*}}: tensor<32x8x3x3xf32>):
-// CHECK-NEXT:      %{{.*}} = nn.conv2d %{{.*}}, %{{.*}} strides [1, 1] pads [1, 1, 1, 1] dilations [1, 1] groups 1 {nn.name = "conv1"}
+// CHECK-NEXT:      %y = nn.conv2d %{{.*}}, %{{.*}} strides [1, 1] pads [1, 1, 1, 1] dilations [1, 1] groups 1 {nn.name = "conv1"}
+// CHECK-NEXT:      %{{.*}} = nn.relu %y : tensor<1x32x14x14xf32>
 // CHECK-NEXT:      rapid_tile.yield
 // CHECK-NEXT:    }
-// CHECK-NEXT:    %r = nn.relu %y : tensor<1x32x14x14xf32>
+// CHECK-NEXT:    func.return %r : tensor<1x32x14x14xf32>
 
 // -----
 

@@ -64,7 +64,7 @@ def test_option_errors(src, capsys, argv, message):
 
 def test_a_failing_pass_names_itself_and_writes_nothing(tmp_path, capsys):
     src = tmp_path / "relu.mlir"
-    src.write_text(MM.replace("func.return %y", "%r = nn.relu %y : tensor<16x16xf32>\n  func.return %r"))
+    src.write_text(MM.replace("func.return %y", "%r = nn.sigmoid %y : tensor<16x16xf32>\n  func.return %r"))
     out = tmp_path / "x.rbin"
     assert rapidc([str(src), "-o", str(out)]) == 1
     assert "pass 'convert-tile-to-mem' failed" in capsys.readouterr().err

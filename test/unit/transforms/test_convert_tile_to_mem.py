@@ -67,8 +67,8 @@ def test_pinned_mappings_with_several_iterations(tmp_path, machine, mapping):
 
 
 def test_what_is_not_lowered_yet_is_reported():
-    relu = module_text(8, 16, 8).replace("func.return %y", "%r = nn.relu %y : tensor<8x8xf32>\n  func.return %r")
-    with pytest.raises(PassFailedException, match="nn.relu runs on the host"):
+    relu = module_text(8, 16, 8).replace("func.return %y", "%r = nn.sigmoid %y : tensor<8x8xf32>\n  func.return %r")
+    with pytest.raises(PassFailedException, match="nn.sigmoid runs on the host"):
         compile_module(parse_module(relu), "rapid-1c")
     conv = """
 func.func @main(%x: tensor<1x8x8x8xf32>, %w: tensor<8x8x3x3xf32>) -> tensor<1x8x8x8xf32> {
@@ -93,3 +93,13 @@ def test_double_buffering_matches_and_overlaps(tmp_path, lm, ln):
         program, result = check(module_text(96, 64, 96), "rapid-1c", str(path), seed=5)
         cycles[db] = result.cycles
     assert cycles[True] < cycles[False]      # loads overlap the MPE
+
+
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c", "rapid-32c"])
+def test_fused_relu_epilogue(machine):
+    text = module_text(64, 96, 128).replace(
+        "func.return %y", "%r = nn.relu %y : tensor<64x128xf32>\n  func.return %r")
+    program, result = check(text, machine, seed=7)
+    mnemonics = {i.mnemonic for instrs in program.streams.values() for i in instrs}
+    assert "sfu.relu" in mnemonics and "sfu.copy" not in mnemonics
+    assert (result.outputs["C"] >= 0).all()
