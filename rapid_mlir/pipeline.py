@@ -20,7 +20,7 @@ from rapid_mlir.backend.program import Program
 from rapid_mlir.dialects import make_context
 
 
-def passes(machine: str, mapping_file: str | None = None) -> list[ModulePass]:
+def passes(machine: str, mapping_file: str | None = None, weights: str | None = None) -> list[ModulePass]:
     """The pipeline's passes, in order, for a machine preset or file."""
     from rapid_mlir.transforms.convert_mem_to_isa import ConvertMemToIsaPass
     from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
@@ -29,13 +29,15 @@ def passes(machine: str, mapping_file: str | None = None) -> list[ModulePass]:
 
     return [ConvertNnToTilePass(machine=machine, mapping_file=mapping_file),
             ConvertTileToMemPass(machine=machine), RapidMemAllocatePass(machine=machine),
-            ConvertMemToIsaPass(machine=machine)]
+            ConvertMemToIsaPass(machine=machine, weights=weights)]
 
 
-def compile_module(module: ModuleOp, machine: str = "rapid-4c", mapping_file: str | None = None) -> Program:
-    """Lowers an `nn` module in place to `rapid_isa` and returns its program."""
+def compile_module(module: ModuleOp, machine: str = "rapid-4c", mapping_file: str | None = None,
+                   weights: str | None = None) -> Program:
+    """Lowers an `nn` module in place to `rapid_isa` and returns its program; `weights`
+    is the module's weight file (for its `nn.weight` ops)."""
     ctx = make_context()
-    for p in passes(machine, mapping_file):
+    for p in passes(machine, mapping_file, weights):
         p.apply(ctx, module)
         try:
             module.verify()

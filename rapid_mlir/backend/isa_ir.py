@@ -7,11 +7,69 @@ as a binary). Instructions map one to one through `isa.Instruction`.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, ModuleOp, StringAttr, i64
+import numpy as np
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+    i64,
+)
 
 from rapid_mlir.backend.isa import DType
-from rapid_mlir.backend.program import Program, TensorSymbol
-from rapid_mlir.dialects.rapid_isa import CoreOp, InstructionOp, ProgramOp, StreamOp, TensorOp
+from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
+from rapid_mlir.dialects.rapid_isa import CoreOp, DataOp, InstructionOp, ProgramOp, StreamOp, TensorOp
+
+
+def segment_bytes(values: np.ndarray, dtype: DType, machine) -> bytes:
+    """Float values as they sit in DRAM: f16 in the machine's 16-bit format, f32 IEEE."""
+    from rapid_mlir.emulator.numerics import to_fp16_bits
+
+    values = np.asarray(values, dtype=np.float32)
+    if dtype is DType.F16:
+        return to_fp16_bits(values, machine.fp16_format).astype("<u2").tobytes()
+    return values.astype("<f4").tobytes()
+
+
+def segment_values(seg: DataSegment, machine) -> np.ndarray:
+    """The float32 values of a data segment's bytes."""
+    from rapid_mlir.emulator.numerics import from_fp16_bits
+
+    if seg.dtype is DType.F16:
+        return from_fp16_bits(np.frombuffer(seg.data, "<u2"), machine.fp16_format).reshape(seg.shape)
+    return np.frombuffer(seg.data, "<f4").reshape(seg.shape)
+
+
+def _data_op(seg: DataSegment, machine) -> DataOp:
+    props = {"sym_name": StringAttr(seg.name), "dtype": StringAttr(seg.dtype.name.lower()),
+             "shape": DenseArrayBase.from_list(i64, list(seg.shape)), "address": IntegerAttr(seg.address, i64)}
+    if seg.source is not None:
+        props["source"] = StringAttr(seg.source)
+    else:
+        values = segment_values(seg, machine).astype("<f4")
+        props["value"] = DenseIntOrFPElementsAttr(TensorType(f32, list(seg.shape)), BytesAttr(values.tobytes()))
+    return DataOp.build(properties=props)
+
+
+def _data_segment(op: DataOp, machine, stores: dict) -> DataSegment:
+    from rapid_mlir.weights import WeightStore
+
+    dtype = DType[op.dtype.data.upper()]
+    shape = tuple(int(v) for v in op.shape.get_values())
+    if op.source is not None:
+        path = op.source.data
+        if path not in stores:
+            stores[path] = WeightStore.load(path)
+        values = stores[path].get(op.sym_name.data, TensorType(f32, list(shape)))
+    else:
+        values = np.frombuffer(op.value.data.data, "<f4").reshape(shape)
+    source = op.source.data if op.source is not None else None
+    return DataSegment(op.sym_name.data, dtype, shape, op.address.value.data,
+                       segment_bytes(values, dtype, machine), source)
 
 
 def program_to_module(program: Program) -> ModuleOp:
@@ -24,6 +82,7 @@ def program_to_module(program: Program) -> ModuleOp:
             "shape": DenseArrayBase.from_list(i64, list(sym.shape)),
             "address": IntegerAttr(sym.address, i64)}))
     machine = program.machine
+    body += [_data_op(seg, machine) for seg in program.data]
     for core in sorted({c for c, _ in program.streams}):
         streams = [StreamOp(name, [InstructionOp.from_instruction(i) for i in program.streams[(core, name)]])
                    for name in machine.streams_per_core if (core, name) in program.streams]
@@ -38,7 +97,10 @@ def module_to_program(module: ModuleOp) -> Program:
         raise ValueError(f"expected one rapid_isa.program in the module, found {len(programs)}")
     prog_op = programs[0]
     program = Program(prog_op.machine_description())
+    stores: dict = {}
     for op in prog_op.body.block.ops:
+        if isinstance(op, DataOp):
+            program.data.append(_data_segment(op, program.machine, stores))
         if isinstance(op, TensorOp):
             program.symbols.append(TensorSymbol(
                 op.sym_name.data, op.kind.data, DType[op.dtype.data.upper()],

@@ -42,6 +42,9 @@ class DataSegment:
     shape: tuple[int, ...]
     address: int
     data: bytes
+    source: str | None = field(default=None, compare=False)
+    """The weight file the data came from (entry `name`), when it came from one: IR
+    refers to it instead of holding the values."""
 
     @property
     def nbytes(self) -> int:

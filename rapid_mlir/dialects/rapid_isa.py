@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
+    DenseIntOrFPElementsAttr,
     DenseArrayBase,
     Float32Type,
     FloatAttr,
@@ -337,6 +338,33 @@ class TensorOp(IRDLOperation):
 
 
 @irdl_op_definition
+class DataOp(IRDLOperation):
+    """Initialised DRAM data (weights): `rapid_isa.data "fc.w" "f16" [64, 10] at 4096 from "w.npz"`
+    takes the named entry of a weight file; with `value dense<...>` the values are inline."""
+
+    name = "rapid_isa.data"
+    sym_name = prop_def(StringAttr)
+    dtype = prop_def(StringAttr)
+    shape = prop_def(DenseArrayBase.constr(i64))
+    address = prop_def(IntegerAttr[I64])
+    source = opt_prop_def(StringAttr)
+    value = opt_prop_def(DenseIntOrFPElementsAttr)
+    traits = traits_def(HasParent(ProgramOp))
+    assembly_format = "$sym_name $dtype $shape `at` $address (`from` $source^)? (`value` $value^)? attr-dict"
+
+    def verify_(self) -> None:
+        if self.dtype.data not in ("f16", "f32"):
+            raise VerifyException(f"rapid_isa.data: dtype must be f16 or f32 but is '{self.dtype.data}'")
+        if (self.source is None) == (self.value is None):
+            raise VerifyException(f"rapid_isa.data '{self.sym_name.data}': give exactly one of 'from' "
+                                  "(a weight file) and 'value'")
+        shape = tuple(int(v) for v in self.shape.get_values())
+        if self.value is not None and tuple(self.value.get_shape()) != shape:
+            raise VerifyException(f"rapid_isa.data '{self.sym_name.data}': value has shape "
+                                  f"{list(self.value.get_shape())} but the data is {list(shape)}")
+
+
+@irdl_op_definition
 class CoreOp(IRDLOperation):
     """The streams of one core."""
 
@@ -478,6 +506,6 @@ OP_CLASSES: dict[str, type[InstructionOp]] = {m: _make_op_class(s) for m, s in i
 
 RapidIsa = Dialect(
     "rapid_isa",
-    [ProgramOp, TensorOp, CoreOp, StreamOp, *OP_CLASSES.values()],
+    [ProgramOp, TensorOp, DataOp, CoreOp, StreamOp, *OP_CLASSES.values()],
     [AccessPatternAttr, WindowAttr],
 )

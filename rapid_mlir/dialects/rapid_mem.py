@@ -29,6 +29,7 @@ from typing import ClassVar
 from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
+    DenseIntOrFPElementsAttr,
     Float16Type,
     Float32Type,
     FloatAttr,
@@ -337,6 +338,27 @@ class NextOp(IRDLOperation):
 
 
 @irdl_op_definition
+class GlobalOp(IRDLOperation):
+    """Initialised DRAM data (weights): the named entry of the weight file, or `value`."""
+
+    name = "rapid_mem.global"
+    sym_name = prop_def(StringAttr)
+    value = opt_prop_def(DenseIntOrFPElementsAttr)
+    buffer = result_def(BufferType)
+    assembly_format = "$sym_name (`value` $value^)? attr-dict `:` type($buffer)"
+
+    def verify_(self) -> None:
+        typ = self.buffer.type
+        if typ.space.data is not MemSpace.DRAM:
+            raise VerifyException(f"rapid_mem.global '{self.sym_name.data}': globals live in dram, found {typ}")
+        if _kernel(self) is not None:
+            raise VerifyException(f"rapid_mem.global '{self.sym_name.data}': define globals outside kernels")
+        if self.value is not None and tuple(self.value.get_shape()) != typ.get_shape():
+            raise VerifyException(f"rapid_mem.global '{self.sym_name.data}': value has shape "
+                                  f"{list(self.value.get_shape())} but the buffer {typ}")
+
+
+@irdl_op_definition
 class ReadyOp(IRDLOperation):
     """A token complete from the start (e.g. "buffer free" before a pipeline's first step)."""
 
@@ -549,6 +571,6 @@ class BarrierOp(IRDLOperation):
 
 RapidMem = Dialect(
     "rapid_mem",
-    [KernelOp, CoreletOp, LoopOp, NextOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp, BarrierOp],
+    [KernelOp, CoreletOp, LoopOp, NextOp, GlobalOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp, BarrierOp],
     [MemSpaceAttr, BufferType, TokenType, AccessAttr],
 )

@@ -57,13 +57,17 @@ def compile_file(args) -> bytes | str:
     if mapping_file is not None and not Path(mapping_file).is_file():
         raise InputError(f"--mapping: {mapping_file} is neither 'fixed' nor an existing JSON file")
     module = read_module(args.input)
+    from rapid_mlir.weights import weights_file_of
+
+    weights_path = weights_file_of(module, args.input)
+    weights = str(weights_path.resolve()) if weights_path is not None else None
     ctx = make_context()
     dump = Path(args.ir_dump_dir) if args.ir_dump_dir else None
     if dump is not None:
         dump.mkdir(parents=True, exist_ok=True)
         (dump / "0-input.mlir").write_text(module_text(module))
     timings = []
-    for i, p in enumerate(passes(args.machine, mapping_file)[:_PASSES_FOR[emit]], start=1):
+    for i, p in enumerate(passes(args.machine, mapping_file, weights)[:_PASSES_FOR[emit]], start=1):
         start = time.perf_counter()
         try:
             p.apply(ctx, module)

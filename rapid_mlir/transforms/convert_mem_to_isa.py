@@ -33,13 +33,14 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+import numpy as np
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType, f32
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from rapid_mlir.backend.isa import AccessPattern, DType, Instruction, Space, Window
-from rapid_mlir.backend.program import Program, TensorSymbol
+from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
 from rapid_mlir.dialects.nn import NAME_ATTR
 from rapid_mlir.dialects.rapid_mem import (
     AccessAttr,
@@ -47,6 +48,7 @@ from rapid_mlir.dialects.rapid_mem import (
     BarrierOp,
     CoreletOp,
     DmaOp,
+    GlobalOp,
     KernelOp,
     LoopOp,
     MemSpace,
@@ -76,6 +78,8 @@ class ConvertMemToIsaPass(ModulePass):
     name = "convert-mem-to-isa"
 
     machine: str = "rapid-4c"
+    weights: str | None = None
+    """The weight file (.npz) holding the entries `rapid_mem.global`s name."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         from rapid_mlir.backend.isa_check import IsaError, check_stream
@@ -94,10 +98,10 @@ class ConvertMemToIsaPass(ModulePass):
         if not isinstance(fn, func.FuncOp):
             _fail("the rapid_mem.kernel must sit directly in a func.func")
         try:
-            program = _lower(kernel, fn, machine)
+            program = _lower(kernel, fn, machine, self.weights)
             for (core, stream), instrs in program.streams.items():
                 check_stream(instrs, machine, core, stream)
-        except (LoweringError, IsaError) as e:
+        except (LoweringError, IsaError, ValueError) as e:
             _fail(f"layer '{kernel.layer.data}': {e}")
         lowered = program_to_module(program)
         for old in list(op.body.block.ops):
@@ -113,24 +117,47 @@ class ConvertMemToIsaPass(ModulePass):
 # ---------------------------------------------------------------------------
 
 
-def _layout(kernel: KernelOp, fn: func.FuncOp, machine) -> tuple[dict[SSAValue, int], list[TensorSymbol]]:
-    """DRAM addresses of the kernel's buffers (by kernel block argument) and the symbols."""
+def _layout(kernel: KernelOp, fn: func.FuncOp, machine, weights: str | None
+            ) -> tuple[dict[SSAValue, int], list[TensorSymbol], list[DataSegment]]:
+    """DRAM addresses of the kernel's buffers (by kernel block argument), the named
+    tensors (function arguments) and the data segments (`rapid_mem.global`s)."""
+    from rapid_mlir.backend.isa_ir import segment_bytes
+    from rapid_mlir.weights import WeightStore
+
     written = {op.dst for op in kernel.walk() if isinstance(op, DmaOp)}
     addresses: dict[SSAValue, int] = {}
     symbols: list[TensorSymbol] = []
+    segments: list[DataSegment] = []
+    store = None
     next_free = 0
     for i, (outer, inner) in enumerate(zip(kernel.buffers, kernel.body.block.args)):
-        if not isinstance(outer, BlockArgument) or outer.owner is not fn.body.block:
-            raise LoweringError(f"kernel buffer {i} is not an argument of @{fn.sym_name.data}")
         typ = inner.type
         addresses[inner] = next_free
         dtype = DType.F16 if itemsize(typ) == 2 else DType.F32
-        kind = "output" if inner in written else "input"
-        symbols.append(TensorSymbol(_arg_name(fn, outer.index), kind, dtype, typ.get_shape(), next_free))
+        if isinstance(outer, BlockArgument) and outer.owner is fn.body.block:
+            kind = "output" if inner in written else "input"
+            symbols.append(TensorSymbol(_arg_name(fn, outer.index), kind, dtype, typ.get_shape(), next_free))
+        elif isinstance(outer.owner, GlobalOp):
+            glob = outer.owner
+            name = glob.sym_name.data
+            if glob.value is not None:
+                values = np.frombuffer(glob.value.data.data, "<f4").reshape(typ.get_shape())
+                source = None
+            else:
+                if weights is None:
+                    raise LoweringError(f"global '{name}' comes from the weight file: give the pass "
+                                        "its weights option")
+                store = store or WeightStore.load(weights)
+                values = store.get(name, TensorType(f32, list(typ.get_shape())))
+                source = weights
+            segments.append(DataSegment(name, dtype, typ.get_shape(), next_free,
+                                        segment_bytes(values, dtype, machine), source))
+        else:
+            raise LoweringError(f"kernel buffer {i} is neither an argument of @{fn.sym_name.data} nor a global")
         next_free = -(-(next_free + buffer_bytes(typ)) // machine.stick_bytes) * machine.stick_bytes
     if next_free > machine.dram_bytes:
         raise LoweringError(f"the kernel's tensors need {next_free} bytes of DRAM but it has {machine.dram_bytes}")
-    return addresses, symbols
+    return addresses, symbols, segments
 
 
 def _arg_name(fn: func.FuncOp, index: int) -> str:
@@ -349,7 +376,7 @@ class _CoreEmitter:
                 out[stream].extend(self.sync.after_op.get(op, []))
             elif isinstance(op, BarrierOp):
                 raise LoweringError("rapid_mem.barrier is not lowered yet")
-            elif not isinstance(op, AllocOp | ReadyOp | NextOp):
+            elif not isinstance(op, AllocOp | ReadyOp | NextOp | GlobalOp):
                 raise LoweringError(f"unexpected op {op.name} in a kernel")
         return out
 
@@ -439,14 +466,14 @@ class _CoreEmitter:
         return Instruction(spec.mnemonic, operands)
 
 
-def _lower(kernel: KernelOp, fn: func.FuncOp, machine) -> Program:
+def _lower(kernel: KernelOp, fn: func.FuncOp, machine, weights: str | None = None) -> Program:
     cores = kernel.cores.value.data
     if cores > machine.cores or kernel.corelets.value.data > machine.corelets_per_core:
         raise LoweringError(f"the kernel runs on {cores} cores x {kernel.corelets.value.data} corelets "
                             f"but machine '{machine.name}' has {machine.cores} x {machine.corelets_per_core}")
-    dram, symbols = _layout(kernel, fn, machine)
+    dram, symbols, segments = _layout(kernel, fn, machine, weights)
     sync = _plan_sync(kernel, machine)
-    program = Program(machine, symbols=symbols)
+    program = Program(machine, symbols=symbols, data=segments)
     layer = kernel.layer.data
     for core in range(cores):
         for stream, instrs in _CoreEmitter(kernel, core, machine, dram, sync).run().items():

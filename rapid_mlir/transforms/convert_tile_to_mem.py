@@ -84,7 +84,8 @@ class ConvertTileToMemPass(ModulePass):
 def _lower_function(fn: func.FuncOp, machine) -> None:
     ops = list(fn.body.block.ops)
     kernels = [o for o in ops if isinstance(o, rapid_tile.KernelOp)]
-    others = [o for o in ops if not isinstance(o, rapid_tile.KernelOp | func.ReturnOp)]
+    others = [o for o in ops if not isinstance(o, rapid_tile.KernelOp | func.ReturnOp | nn.WeightOp
+                                               | nn.ConstantOp)]
     if others:
         raise TileLoweringError(f"@{fn.sym_name.data}: {others[0].name} runs on the host; this version "
                                 "lowers functions made of one device kernel")
@@ -101,30 +102,57 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
         epilogue = "relu"
     elif len(body_ops) != 2:
         _fail(layer, f"a kernel of {', '.join(o.name for o in body_ops[:-1])} is not lowered yet")
-    args = list(fn.body.block.args)
     ret = fn.body.block.last_op
-    if [kernel.inputs[0], kernel.inputs[1]] != args or list(ret.arguments) != [kernel.outputs[0]]:
-        _fail(layer, "the kernel's operands must be the function's arguments and its result the "
-                     "function's result")
+    if list(ret.arguments) != [kernel.outputs[0]]:
+        _fail(layer, "the kernel's result must be the function's result")
     (m, k), (_, n) = a, b
-    in_names = [_name(fn.arg_attrs, i, args[i].name_hint or f"arg{i}") for i in range(2)]
-    out_name = _name(fn.res_attrs, 0, "output0")
+    shapes = [(m, k), (k, n)]
 
-    buf_a = M.BufferType((m, k), f16, M.MemSpace.DRAM)
-    buf_b = M.BufferType((k, n), f16, M.MemSpace.DRAM)
-    buf_c = M.BufferType((m, n), f32, M.MemSpace.DRAM)
-    new_block = Block(arg_types=[buf_a, buf_b, buf_c])
-    for arg, hint in zip(new_block.args, ("A", "B", "C")):
-        arg.name_hint = hint
-    mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), list(new_block.args), machine, epilogue)
+    # Function arguments stay inputs (stored f16); the result becomes an output argument.
+    args = list(fn.body.block.args)
+    arg_types = [M.BufferType(tuple(v.type.get_shape()), f16, M.MemSpace.DRAM) for v in args]
+    out_type = M.BufferType((m, n), f32, M.MemSpace.DRAM)
+    new_block = Block(arg_types=[*arg_types, out_type])
+    for old, new in zip(args, new_block.args):
+        new.name_hint = old.name_hint
+    new_block.args[-1].name_hint = "out"
+    names = [_name(fn.arg_attrs, i, a_.name_hint or f"arg{i}") for i, a_ in enumerate(args)]
+    names.append(_name(fn.res_attrs, 0, "output0"))
+    # Weights and constants the kernel reads become initialised DRAM globals.
+    operands = []
+    for i, value in enumerate(kernel.inputs):
+        if value in args:
+            operands.append(new_block.args[args.index(value)])
+            continue
+        owner = value.owner
+        typ = M.BufferType(shapes[i], f16, M.MemSpace.DRAM)
+        props = {"sym_name": StringAttr(owner.weight_name.data if isinstance(owner, nn.WeightOp)
+                                        else f"{layer}.constant{i}")}
+        if isinstance(owner, nn.ConstantOp):
+            props["value"] = owner.value
+        elif not isinstance(owner, nn.WeightOp):
+            _fail(layer, f"operand {i} comes from {owner.name}, not a function argument, weight or constant")
+        glob = M.GlobalOp.build(properties=props, result_types=[typ])
+        glob.buffer.name_hint = _hint(props["sym_name"].data)
+        new_block.add_op(glob)
+        operands.append(glob.buffer)
+    mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), [*operands, new_block.args[-1]],
+                         machine, epilogue)
     new_block.add_op(mem_kernel)
     new_block.add_op(func.ReturnOp())
-    new_fn = func.FuncOp(fn.sym_name.data, ([buf_a, buf_b, buf_c], []), Region(new_block))
-    new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in in_names + [out_name]])
+    new_fn = func.FuncOp(fn.sym_name.data, ([*arg_types, out_type], []), Region(new_block))
+    new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in names])
     parent = fn.parent_block()
     parent.insert_op_before(new_fn, fn)
     fn.detach()
     fn.erase()
+
+
+def _hint(name: str) -> str:
+    import re
+
+    hint = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return hint if hint and not hint[0].isdigit() else f"g{hint}"
 
 
 def _name(attrs, index: int, default: str) -> str:

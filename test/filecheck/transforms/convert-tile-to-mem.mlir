@@ -7,8 +7,8 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
   func.return %y : tensor<16x10xf32>
 }
 
-// CHECK:      func.func @main(%A: !rapid_mem.buffer<16x32xf16, dram> {nn.name = "A"}, %B: !rapid_mem.buffer<32x10xf16, dram> {nn.name = "B"}, %C: !rapid_mem.buffer<16x10xf32, dram> {nn.name = "C"}) {
-// CHECK-NEXT:   rapid_mem.kernel "mm" cores 1 corelets 2(%A, %B, %C)
+// CHECK:      func.func @main(%a: !rapid_mem.buffer<16x32xf16, dram> {nn.name = "A"}, %b: !rapid_mem.buffer<32x10xf16, dram> {nn.name = "B"}, %out: !rapid_mem.buffer<16x10xf32, dram> {nn.name = "C"}) {
+// CHECK-NEXT:   rapid_mem.kernel "mm" cores 1 corelets 2(%a, %b, %out)
 // CHECK:          rapid_mem.corelet 0 {
 // CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<8x32xf16, lx>
 // CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<32x10xf16, lx>

@@ -69,3 +69,26 @@ def test_a_failing_pass_names_itself_and_writes_nothing(tmp_path, capsys):
     assert rapidc([str(src), "-o", str(out)]) == 1
     assert "pass 'convert-tile-to-mem' failed" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "x.rbin.tmp").exists()
+
+
+def test_weights_come_from_the_modules_weight_file(tmp_path, capsys):
+    from rapid_mlir.weights import WeightStore
+
+    w = np.random.default_rng(1).standard_normal((32, 16)).astype(np.float32)
+    WeightStore({"b": w}).save(tmp_path / "net.npz")
+    src = tmp_path / "net.mlir"
+    src.write_text("""
+builtin.module attributes {nn.weights = "net.npz"} {
+  func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}) -> (tensor<16x16xf32> {nn.name = "C"}) {
+    %b = nn.weight "b" : tensor<32x16xf32>
+    %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<16x16xf32>
+    func.return %y : tensor<16x16xf32>
+  }
+}""")
+    out = tmp_path / "net.rbin"
+    assert rapidc([str(src), "-o", str(out), "--machine", "rapid-1c"]) == 0
+    a = np.random.default_rng(2).standard_normal((16, 32)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", A=a)
+    assert rapid_run([str(out), "--inputs", str(tmp_path / "in.npz"), "--outputs", str(tmp_path / "o.npz")]) == 0
+    with np.load(tmp_path / "o.npz") as res:
+        np.testing.assert_allclose(res["C"], a @ w, rtol=1e-2, atol=5e-2)

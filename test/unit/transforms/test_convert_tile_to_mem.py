@@ -103,3 +103,33 @@ def test_fused_relu_epilogue(machine):
     mnemonics = {i.mnemonic for instrs in program.streams.values() for i in instrs}
     assert "sfu.relu" in mnemonics and "sfu.copy" not in mnemonics
     assert (result.outputs["C"] >= 0).all()
+
+
+def test_weights_and_constants_become_data_segments(tmp_path):
+    from rapid_mlir.backend.isa_ir import module_to_program, program_to_module
+    from rapid_mlir.backend.rbin import read_rbin, write_rbin
+    from rapid_mlir.weights import WeightStore
+
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((96, 64)).astype(np.float32)
+    WeightStore({"fc.w": w}).save(tmp_path / "w.npz")
+    text = f"""
+builtin.module attributes {{nn.weights = "w.npz"}} {{
+  func.func @main(%x: tensor<32x96xf32> {{nn.name = "x"}}) -> (tensor<32x64xf32> {{nn.name = "C"}}) {{
+    %w = nn.weight "fc.w" : tensor<96x64xf32>
+    %y = nn.matmul %x, %w {{nn.name = "fc"}} : (tensor<32x96xf32>, tensor<96x64xf32>) -> tensor<32x64xf32>
+    %r = nn.relu %y : tensor<32x64xf32>
+    func.return %r : tensor<32x64xf32>
+  }}
+}}"""
+    x = rng.standard_normal((32, 96)).astype(np.float32)
+    expected = np.maximum(x @ w, 0)
+    module = parse_module(text)
+    program = compile_module(module, "rapid-4c", weights=str(tmp_path / "w.npz"))
+    assert [s.name for s in program.data] == ["fc.w"]
+    # The IR refers to the weight file; the binary holds the bytes.
+    assert module_to_program(program_to_module(program)).data[0].data == program.data[0].data
+    result = load(read_rbin(write_rbin(program))).run({"x": x}, check_races=True)
+    np.testing.assert_allclose(result.outputs["C"], expected, rtol=1e-2, atol=5e-2)
+    with pytest.raises(PassFailedException, match="give the pass its weights option"):
+        compile_module(parse_module(text), "rapid-4c")

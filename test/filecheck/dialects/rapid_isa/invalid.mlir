@@ -483,3 +483,19 @@ rapid_isa.program machine "rapid-4c" {
   }
 }
 // CHECK: rapid_isa.sfu_maxpool: sfu.maxpool: operand 'src' with its window touches bytes [2097136, 2097160) of lx but it has 2097152 bytes
+
+// -----
+
+// data with neither a weight file nor values
+rapid_isa.program machine "rapid-4c" {
+  rapid_isa.data "w" "f16" [2] at 0
+}
+// CHECK: rapid_isa.data 'w': give exactly one of 'from' (a weight file) and 'value'
+
+// -----
+
+// data values of another shape
+rapid_isa.program machine "rapid-4c" {
+  rapid_isa.data "w" "f16" [3] at 0 value dense<[1.0, 2.0]> : tensor<2xf32>
+}
+// CHECK: rapid_isa.data 'w': value has shape [2] but the data is [3]

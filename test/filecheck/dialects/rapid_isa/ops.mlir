@@ -6,6 +6,8 @@
 rapid_isa.program machine "rapid-4c" {
   rapid_isa.tensor "input" "x" "f16" [64, 64] at 0
   rapid_isa.tensor "output" "y" "f32" [8, 8] at 8192
+  rapid_isa.data "w" "f16" [2] at 16384 value dense<[1.500000e+00, -2.000000e+00]> : tensor<2xf32>
+  rapid_isa.data "v" "f16" [4, 4] at 16512 from "weights.npz"
   rapid_isa.core 0 {
     rapid_isa.stream "dma0" {
       rapid_isa.li r1, 256
@@ -60,6 +62,8 @@ rapid_isa.program machine "rapid-4c" {
 // CHECK:      rapid_isa.program machine "rapid-4c" {
 // CHECK-NEXT:   rapid_isa.tensor "input" "x" "f16" [64, 64] at 0
 // CHECK-NEXT:   rapid_isa.tensor "output" "y" "f32" [8, 8] at 8192
+// CHECK-NEXT:   rapid_isa.data "w" "f16" [2] at 16384 value dense<[1.500000e+00, -2.000000e+00]> : tensor<2xf32>
+// CHECK-NEXT:   rapid_isa.data "v" "f16" [4, 4] at 16512 from "weights.npz"
 // CHECK-NEXT:   rapid_isa.core 0 {
 // CHECK-NEXT:     rapid_isa.stream "dma0" {
 // CHECK-NEXT:       rapid_isa.li r1, 256
