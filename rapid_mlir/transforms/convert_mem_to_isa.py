@@ -9,10 +9,11 @@
   the accesses folded into the addresses.
 - Each op goes to its engine's stream: `dma<queue>`, and inside `rapid_mem.corelet c`
   `mpe<c>` / `sfu<c>`. A `rapid_mem.loop` becomes a hardware `loop` in every stream that
-  has work inside it.
-- An access that steps with enclosing loops gets a base register in its stream: `li`
-  once at the start, `addi` by the loop's step at the end of each iteration, and back by
-  `count * step` after the loop.
+  has work inside it (a loop of one iteration is just its body).
+- An access that steps with enclosing loops gets a base register in its stream holding
+  the loop-dependent part of its address (`li 0` at the start, `addi` by the loop's step
+  at the end of each iteration, back by `count * step` after the loop); the static part
+  stays in the pattern's offset, so accesses that step alike share a register.
 - Tokens become semaphores. A token used on another stream than its producer's: the
   producer signals after the op; the consumer waits before the op (hoisted before the
   outermost loop that holds the consumer but not the producer) once per execution of the
@@ -351,6 +352,7 @@ class _CoreEmitter:
         self.prologue: dict[str, list[Instruction]] = defaultdict(list)
         self.regs: dict[str, int] = defaultdict(lambda: 1)
         self.loop_regs: dict[tuple[LoopOp, str], list[tuple[int, int]]] = defaultdict(list)
+        self.shared_regs: dict[tuple, int] = {}
 
     def run(self) -> dict[str, list[Instruction]]:
         body = self._block(self.kernel.body.block)
@@ -389,7 +391,9 @@ class _CoreEmitter:
             for reg, step in self.loop_regs.get((loop, stream), []):
                 instrs.append(Instruction("addi", {"rd": reg, "rs": reg, "imm": step}))
             out[stream].extend(self.sync.before_loop.get((loop, stream), []))
-            if instrs:
+            if instrs and count == 1:  # one iteration: the body alone, no loop and no stepping
+                out[stream].extend(body.get(stream, []))
+            elif instrs:
                 if len(instrs) >= 1 << 16:
                     raise LoweringError(f"loop '{loop.label.data}' has {len(instrs)} instructions in "
                                         f"{stream}, more than a hardware loop holds")
@@ -412,19 +416,28 @@ class _CoreEmitter:
         base = start + (access.offset.data + access.core.data * self.core) * size
         dtype = DType.F16 if size == 2 else DType.F32
         reg = 0
-        loops = {l.label.data: l for l in _loops(op, self.kernel)}
         if access.loops:
-            reg = self.regs[stream]
-            if reg >= self.machine.registers:
-                raise LoweringError(f"stream {stream} needs more than the machine's {self.machine.registers - 1} "
-                                    "address registers")
-            self.regs[stream] += 1
-            self.prologue[stream].append(Instruction("li", {"rd": reg, "imm": base}))
-            for label, coef in access.loops.items():
-                self.loop_regs[(loops[label], stream)].append((reg, coef * size))
-            base = 0
+            reg = self._register(stream, op, {label: coef * size for label, coef in access.loops.items()})
         return AccessPattern(_SPACE[typ.space.data], dtype, access.dim_pairs, base, reg, to_core,
                              access.pad_pairs)
+
+    def _register(self, stream: str, op: Operation, steps: dict[str, int]) -> int:
+        """The base register holding `sum(iteration * step)` over the given loops: accesses
+        that step alike share one (their static parts stay in the pattern's offset)."""
+        loops = {l.label.data: l for l in _loops(op, self.kernel)}
+        key = (stream, tuple(sorted((id(loops[label]), step) for label, step in steps.items())))
+        if key in self.shared_regs:
+            return self.shared_regs[key]
+        reg = self.regs[stream]
+        if reg >= self.machine.registers:
+            raise LoweringError(f"stream {stream} needs more than the machine's {self.machine.registers - 1} "
+                                "address registers")
+        self.regs[stream] += 1
+        self.shared_regs[key] = reg
+        self.prologue[stream].append(Instruction("li", {"rd": reg, "imm": 0}))
+        for label, step in steps.items():
+            self.loop_regs[(loops[label], stream)].append((reg, step))
+        return reg
 
     def _instruction(self, op: WorkOp, stream: str) -> Instruction:
         if isinstance(op, DmaOp):

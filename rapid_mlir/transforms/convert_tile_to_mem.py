@@ -96,7 +96,11 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     body_ops = list(kernel.body.block.ops)
     work = body_ops[0]
     layer = kernel.layer.data
-    a, b = _check_matmul(work, layer)
+    if isinstance(work, nn.Conv2DOp):
+        if work.bias is not None:
+            _fail(layer, "conv2d with a bias is not lowered yet")
+    else:
+        _check_matmul(work, layer)
     epilogue = "copy"
     if len(body_ops) == 3 and isinstance(body_ops[1], nn.ReluOp) and body_ops[1].input is work.results[0]:
         epilogue = "relu"
@@ -105,13 +109,13 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     ret = fn.body.block.last_op
     if list(ret.arguments) != [kernel.outputs[0]]:
         _fail(layer, "the kernel's result must be the function's result")
-    (m, k), (_, n) = a, b
-    shapes = [(m, k), (k, n)]
+    shapes = [tuple(v.type.get_shape()) for v in kernel.inputs]
+    out_shape = tuple(kernel.outputs[0].type.get_shape())
 
     # Function arguments stay inputs (stored f16); the result becomes an output argument.
     args = list(fn.body.block.args)
     arg_types = [M.BufferType(tuple(v.type.get_shape()), f16, M.MemSpace.DRAM) for v in args]
-    out_type = M.BufferType((m, n), f32, M.MemSpace.DRAM)
+    out_type = M.BufferType(out_shape, f32, M.MemSpace.DRAM)
     new_block = Block(arg_types=[*arg_types, out_type])
     for old, new in zip(args, new_block.args):
         new.name_hint = old.name_hint
@@ -136,8 +140,14 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
         glob.buffer.name_hint = _hint(props["sym_name"].data)
         new_block.add_op(glob)
         operands.append(glob.buffer)
-    mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), [*operands, new_block.args[-1]],
-                         machine, epilogue)
+    buffers = [*operands, new_block.args[-1]]
+    if isinstance(work, nn.Conv2DOp):
+        from rapid_mlir.transforms.conv_lowering import conv_kernel
+
+        mem_kernel = conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue)
+    else:
+        (m, k), (_, n) = shapes
+        mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue)
     new_block.add_op(mem_kernel)
     new_block.add_op(func.ReturnOp())
     new_fn = func.FuncOp(fn.sym_name.data, ([*arg_types, out_type], []), Region(new_block))
@@ -368,8 +378,9 @@ class _Corelet:
         block.add_op(loop)
         return loop
 
-    def _access(self, dims, offset=0, core=0, loops=None) -> M.AccessAttr:
-        return M.AccessAttr(dims, offset, core, {k: v for k, v in (loops or {}).items() if v})
+    def _access(self, dims, offset=0, core=0, loops=None, pads=None) -> M.AccessAttr:
+        pads = pads if pads is not None and any(p != (0, 0) for p in pads) else None
+        return M.AccessAttr(dims, offset, core, {k: v for k, v in (loops or {}).items() if v}, pads)
 
     def _dma(self, block, dst, dst_access, src, src_access, *after, queue: int | None = None) -> SSAValue:
         op = M.DmaOp.build(operands=[dst, src, [a for a in after if a is not None]],

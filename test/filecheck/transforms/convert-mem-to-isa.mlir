@@ -1,4 +1,4 @@
-// convert-mem-to-isa: streams per engine, hardware loops with address registers, tokens as semaphores.
+// convert-mem-to-isa: streams per engine, hardware loops with shared address registers, tokens as semaphores.
 // RUN: rapid-opt %S/../../../examples/mem/gemm_64x256x64.mlir -p 'rapid-mem-allocate{machine=rapid-1c},convert-mem-to-isa{machine=rapid-1c}' | filecheck %s
 // RUN: rapid-opt %S/../../../examples/mem/gemm_64x256x64.mlir -p 'rapid-mem-allocate{machine=rapid-1c},convert-mem-to-isa{machine=rapid-1c}' -t rasm | filecheck %s --check-prefix=ASM
 // RUN: not rapid-opt %S/../../../examples/mem/gemm_64x256x64.mlir -p 'convert-mem-to-isa{machine=rapid-1c}' 2>&1 | filecheck %s --check-prefix=NOALLOC
@@ -23,23 +23,17 @@
 // ASM-NEXT:     halt
 // ASM-NEXT: .stream mpe0
 // ASM-NEXT:     li r1, 0x0
-// ASM-NEXT:     li r2, 0x8000
-// ASM-NEXT:     li r3, 0x0
-// ASM-NEXT:     li r4, 0xc000
+// ASM-NEXT:     li r2, 0x0
 // ASM-NEXT:     wait s0
 // ASM-NEXT:     wait s1
-// ASM-NEXT:     loop 2, 7
-// ASM-NEXT:     mpe.mm acc[r1] f32 {1:0, 64:64, 32:1}, lx[0x0] f16 {1:0, 64:256, 128:1}, lx[r2] f16 {128:64, 32:1}
-// ASM-NEXT:     mpe.mma acc[r3] f32 {1:0, 64:64, 32:1}, lx[0x100] f16 {1:0, 64:256, 128:1}, lx[r4] f16 {128:64, 32:1}
+// ASM-NEXT:     loop 2, 5
+// ASM-NEXT:     mpe.mm acc[r1] f32 {1:0, 64:64, 32:1}, lx[0x0] f16 {1:0, 64:256, 128:1}, lx[r2+0x8000] f16 {128:64, 32:1}
+// ASM-NEXT:     mpe.mma acc[r1] f32 {1:0, 64:64, 32:1}, lx[0x100] f16 {1:0, 64:256, 128:1}, lx[r2+0xc000] f16 {128:64, 32:1}
 // ASM-NEXT:     signal s2
 // ASM-NEXT:     addi r1, r1, 0x80
 // ASM-NEXT:     addi r2, r2, 0x40
-// ASM-NEXT:     addi r3, r3, 0x80
-// ASM-NEXT:     addi r4, r4, 0x40
 // ASM-NEXT:     addi r1, r1, -0x100
 // ASM-NEXT:     addi r2, r2, -0x80
-// ASM-NEXT:     addi r3, r3, -0x100
-// ASM-NEXT:     addi r4, r4, -0x80
 // ASM-NEXT:     halt
 // ASM-NEXT: .stream sfu0
 // ASM-NEXT:     loop 2, 1

@@ -71,11 +71,11 @@ def test_what_is_not_lowered_yet_is_reported():
     with pytest.raises(PassFailedException, match="nn.sigmoid runs on the host"):
         compile_module(parse_module(relu), "rapid-1c")
     conv = """
-func.func @main(%x: tensor<1x8x8x8xf32>, %w: tensor<8x8x3x3xf32>) -> tensor<1x8x8x8xf32> {
-  %y = nn.conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] dilations [1, 1] groups 1 : (tensor<1x8x8x8xf32>, tensor<8x8x3x3xf32>) -> tensor<1x8x8x8xf32>
+func.func @main(%x: tensor<1x8x8x8xf32>, %w: tensor<8x8x3x3xf32>, %b: tensor<8xf32>) -> tensor<1x8x8x8xf32> {
+  %y = nn.conv2d %x, %w bias %b strides [1, 1] pads [1, 1, 1, 1] dilations [1, 1] groups 1 : (tensor<1x8x8x8xf32>, tensor<8x8x3x3xf32>, tensor<8xf32>) -> tensor<1x8x8x8xf32>
   func.return %y : tensor<1x8x8x8xf32>
 }"""
-    with pytest.raises(PassFailedException, match="layer 'conv2d_0': nn.conv2d kernels are not lowered yet"):
+    with pytest.raises(PassFailedException, match="layer 'conv2d_0': conv2d with a bias is not lowered yet"):
         compile_module(parse_module(conv), "rapid-1c")
     with pytest.raises(PassFailedException, match="does not divide"):
         compile_module(parse_module(module_text(8, 16, 10)), "rapid-4c")
@@ -133,3 +133,39 @@ builtin.module attributes {{nn.weights = "w.npz"}} {{
     np.testing.assert_allclose(result.outputs["C"], expected, rtol=1e-2, atol=5e-2)
     with pytest.raises(PassFailedException, match="give the pass its weights option"):
         compile_module(parse_module(text), "rapid-4c")
+
+
+
+CONVS = {   # shapes the fixed mapping tiles evenly: every core/corelet split and tile divides
+    "3x3_pad1": dict(n=1, c=8, h=10, w=10, o=16, k=3, s=1, p=(1, 1, 1, 1), d=1, g=1),
+    "5x5_stride2_asymmetric_pads": dict(n=1, c=3, h=16, w=16, o=8, k=5, s=2, p=(2, 1, 2, 1), d=1, g=1),
+    "1x1_two_groups": dict(n=1, c=16, h=8, w=8, o=32, k=1, s=1, p=(0, 0, 0, 0), d=1, g=2),
+    "3x3_batch2_dilation2": dict(n=2, c=8, h=16, w=16, o=16, k=3, s=1, p=(2, 2, 2, 2), d=2, g=1),
+}
+
+
+def conv_text(cs, relu=False) -> str:
+    from rapid_mlir.dialects import nn
+    from rapid_mlir.frontend.builder import GraphBuilder
+    from rapid_mlir.ir_io import module_text
+
+    g = GraphBuilder()
+    x = g.input("x", [cs["n"], cs["c"], cs["h"], cs["w"]])
+    w = g.input("w", [cs["o"], cs["c"] // cs["g"], cs["k"], cs["k"]])
+    y = g.add(nn.Conv2DOp(x, w, strides=(cs["s"],) * 2, pads=cs["p"], dilations=(cs["d"],) * 2,
+                          groups=cs["g"]), "conv")
+    g.output("y", g.add(nn.ReluOp(y)) if relu else y)
+    return module_text(g.finish()[0])
+
+
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c", "rapid-32c"])
+@pytest.mark.parametrize("case", sorted(CONVS))
+def test_convolutions_as_shifted_gemms(machine, case):
+    text = conv_text(CONVS[case], relu=case.startswith("3x3"))
+    reference = parse_module(text)
+    inputs = random_inputs(signature(find_entry(reference)), 1)
+    expected = run(reference, inputs)["y"]
+    program = compile_module(parse_module(text), machine)
+    result = load(program).run(inputs, check_races=True)
+    np.testing.assert_allclose(result.outputs["y"], expected, rtol=1e-2, atol=5e-2)
+    assert any(i.mnemonic.startswith("mpe.") for instrs in program.streams.values() for i in instrs)
