@@ -359,6 +359,21 @@ class GlobalOp(IRDLOperation):
 
 
 @irdl_op_definition
+class ScratchOp(IRDLOperation):
+    """A DRAM buffer for a tensor that passes from one kernel to the next."""
+
+    name = "rapid_mem.scratch"
+    buffer = result_def(BufferType)
+    assembly_format = "attr-dict `:` type($buffer)"
+
+    def verify_(self) -> None:
+        if self.buffer.type.space.data is not MemSpace.DRAM:
+            raise VerifyException(f"rapid_mem.scratch: scratch buffers live in dram, found {self.buffer.type}")
+        if _kernel(self) is not None:
+            raise VerifyException("rapid_mem.scratch: define scratch buffers outside kernels")
+
+
+@irdl_op_definition
 class ReadyOp(IRDLOperation):
     """A token complete from the start (e.g. "buffer free" before a pipeline's first step)."""
 
@@ -571,6 +586,7 @@ class BarrierOp(IRDLOperation):
 
 RapidMem = Dialect(
     "rapid_mem",
-    [KernelOp, CoreletOp, LoopOp, NextOp, GlobalOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp, BarrierOp],
+    [KernelOp, CoreletOp, LoopOp, NextOp, GlobalOp, ScratchOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp,
+     BarrierOp],
     [MemSpaceAttr, BufferType, TokenType, AccessAttr],
 )

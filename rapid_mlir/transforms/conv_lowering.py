@@ -123,7 +123,7 @@ class _ConvCorelet(_Corelet):
         slots_b = 2 if q.double_buffer and steps_w >= 2 else 1
         self.lx_a = [alloc((q.ic, self.rows, self.cols), f16, M.MemSpace.LX) for _ in range(slots_a)]
         self.lx_b = [alloc((q.loc, q.ic, q.kh, q.kw), f16, M.MemSpace.LX) for _ in range(slots_b)]
-        self.lx_c = alloc((q.toc, q.toh, q.tow), f32, M.MemSpace.LX)
+        self.lx_c = alloc((q.toc, q.toh, q.tow), f16, M.MemSpace.LX)
         self.acc = alloc((q.toh, q.tow, q.toc), f32, M.MemSpace.ACC)
         ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()])).token
         self.pos = {}

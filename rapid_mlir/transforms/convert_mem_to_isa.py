@@ -20,9 +20,10 @@
   producer in between. A token carried by a loop is signalled in advance for the first
   iteration (when its initial value is `rapid_mem.ready`) and drained after the loop.
 
-Streams are in order, so a token used on its own stream needs nothing. This version
-lowers one kernel per module (sequencing several kernels comes with whole-network
-lowering) and does not lower `rapid_mem.barrier` yet; both are reported as errors.
+Streams are in order, so a token used on its own stream needs nothing. The kernels of
+the function run one after the other: between two, every stream signals the first
+stream of its core, which waits for all of them, meets the other cores at a barrier and
+lets the streams go on. `rapid_mem.barrier` inside a kernel is not lowered yet.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from rapid_mlir.dialects.rapid_mem import (
     MpeOp,
     NextOp,
     ReadyOp,
+    ScratchOp,
     SfuOp,
     WorkOp,
 )
@@ -92,18 +94,18 @@ class ConvertMemToIsaPass(ModulePass):
         except MachineError as e:
             _fail(str(e))
         kernels = [k for k in op.walk() if isinstance(k, KernelOp)]
-        if len(kernels) != 1:
-            _fail(f"this version lowers one rapid_mem.kernel per module, found {len(kernels)}")
-        kernel = kernels[0]
-        fn = kernel.parent_op()
-        if not isinstance(fn, func.FuncOp):
-            _fail("the rapid_mem.kernel must sit directly in a func.func")
+        if not kernels:
+            _fail("the module has no rapid_mem.kernel")
+        fns = {k.parent_op() for k in kernels}
+        fn = kernels[0].parent_op()
+        if len(fns) != 1 or not isinstance(fn, func.FuncOp):
+            _fail("the rapid_mem.kernels must sit directly in one func.func")
         try:
-            program = _lower(kernel, fn, machine, self.weights)
+            program = _lower(kernels, fn, machine, self.weights)
             for (core, stream), instrs in program.streams.items():
                 check_stream(instrs, machine, core, stream)
         except (LoweringError, IsaError, ValueError) as e:
-            _fail(f"layer '{kernel.layer.data}': {e}")
+            _fail(str(e))
         lowered = program_to_module(program)
         for old in list(op.body.block.ops):
             old.detach()
@@ -118,46 +120,50 @@ class ConvertMemToIsaPass(ModulePass):
 # ---------------------------------------------------------------------------
 
 
-def _layout(kernel: KernelOp, fn: func.FuncOp, machine, weights: str | None
+def _layout(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | None
             ) -> tuple[dict[SSAValue, int], list[TensorSymbol], list[DataSegment]]:
-    """DRAM addresses of the kernel's buffers (by kernel block argument), the named
-    tensors (function arguments) and the data segments (`rapid_mem.global`s)."""
+    """DRAM addresses of the function's buffers (arguments, globals, scratch), the named
+    tensors (the arguments; those some kernel's DMA writes are outputs) and the data
+    segments (`rapid_mem.global`s)."""
     from rapid_mlir.backend.isa_ir import segment_bytes
     from rapid_mlir.weights import WeightStore
 
-    written = {op.dst for op in kernel.walk() if isinstance(op, DmaOp)}
+    written = set()
+    for kernel in kernels:
+        stored = {op.dst for op in kernel.walk() if isinstance(op, DmaOp)}
+        written |= {outer for outer, inner in zip(kernel.buffers, kernel.body.block.args) if inner in stored}
+    values = list(fn.body.block.args) + [op.buffer for op in fn.body.block.ops
+                                          if isinstance(op, GlobalOp | ScratchOp)]
     addresses: dict[SSAValue, int] = {}
     symbols: list[TensorSymbol] = []
     segments: list[DataSegment] = []
     store = None
     next_free = 0
-    for i, (outer, inner) in enumerate(zip(kernel.buffers, kernel.body.block.args)):
-        typ = inner.type
-        addresses[inner] = next_free
+    for value in values:
+        typ = value.type
+        addresses[value] = next_free
         dtype = DType.F16 if itemsize(typ) == 2 else DType.F32
-        if isinstance(outer, BlockArgument) and outer.owner is fn.body.block:
-            kind = "output" if inner in written else "input"
-            symbols.append(TensorSymbol(_arg_name(fn, outer.index), kind, dtype, typ.get_shape(), next_free))
-        elif isinstance(outer.owner, GlobalOp):
-            glob = outer.owner
+        if isinstance(value, BlockArgument):
+            kind = "output" if value in written else "input"
+            symbols.append(TensorSymbol(_arg_name(fn, value.index), kind, dtype, typ.get_shape(), next_free))
+        elif isinstance(value.owner, GlobalOp):
+            glob = value.owner
             name = glob.sym_name.data
+            source = None
             if glob.value is not None:
-                values = np.frombuffer(glob.value.data.data, "<f4").reshape(typ.get_shape())
-                source = None
+                data = np.frombuffer(glob.value.data.data, "<f4").reshape(typ.get_shape())
             else:
                 if weights is None:
                     raise LoweringError(f"global '{name}' comes from the weight file: give the pass "
                                         "its weights option")
                 store = store or WeightStore.load(weights)
-                values = store.get(name, TensorType(f32, list(typ.get_shape())))
+                data = store.get(name, TensorType(f32, list(typ.get_shape())))
                 source = weights
             segments.append(DataSegment(name, dtype, typ.get_shape(), next_free,
-                                        segment_bytes(values, dtype, machine), source))
-        else:
-            raise LoweringError(f"kernel buffer {i} is neither an argument of @{fn.sym_name.data} nor a global")
+                                        segment_bytes(data, dtype, machine), source))
         next_free = -(-(next_free + buffer_bytes(typ)) // machine.stick_bytes) * machine.stick_bytes
     if next_free > machine.dram_bytes:
-        raise LoweringError(f"the kernel's tensors need {next_free} bytes of DRAM but it has {machine.dram_bytes}")
+        raise LoweringError(f"the program's tensors need {next_free} bytes of DRAM but it has {machine.dram_bytes}")
     return addresses, symbols, segments
 
 
@@ -265,8 +271,11 @@ def _producer(token: SSAValue) -> Operation | None:
     raise LoweringError(f"cannot tell which op produces token {token}")
 
 
-def _plan_sync(kernel: KernelOp, machine) -> _Sync:
+def _plan_sync(kernel: KernelOp, machine, shared: _Sync | None = None) -> _Sync:
+    """The semaphore actions of one kernel (semaphore numbers continue `shared`'s)."""
     sync = _Sync()
+    if shared is not None:
+        sync.sems = shared.sems
     for consumer in kernel.walk():
         if not isinstance(consumer, WorkOp):
             continue
@@ -278,6 +287,8 @@ def _plan_sync(kernel: KernelOp, machine) -> _Sync:
                 producer = _producer(token)
                 if producer is not None:
                     _edge(sync, producer, consumer, kernel, machine)
+    if shared is not None:
+        shared.sems = sync.sems
     return sync
 
 
@@ -355,12 +366,13 @@ class _CoreEmitter:
         self.shared_regs: dict[tuple, int] = {}
 
     def run(self) -> dict[str, list[Instruction]]:
+        """The kernel's code per stream (address registers set up first), without `halt`."""
         body = self._block(self.kernel.body.block)
         streams = {}
         for name in self.machine.streams_per_core:
             instrs = self.prologue.get(name, []) + body.get(name, [])
             if instrs:
-                streams[name] = instrs + [Instruction("halt", {})]
+                streams[name] = instrs
         return streams
 
     def _block(self, block: Block) -> dict[str, list[Instruction]]:
@@ -479,17 +491,63 @@ class _CoreEmitter:
         return Instruction(spec.mnemonic, operands)
 
 
-def _lower(kernel: KernelOp, fn: func.FuncOp, machine, weights: str | None = None) -> Program:
-    cores = kernel.cores.value.data
-    if cores > machine.cores or kernel.corelets.value.data > machine.corelets_per_core:
-        raise LoweringError(f"the kernel runs on {cores} cores x {kernel.corelets.value.data} corelets "
-                            f"but machine '{machine.name}' has {machine.cores} x {machine.corelets_per_core}")
-    dram, symbols, segments = _layout(kernel, fn, machine, weights)
-    sync = _plan_sync(kernel, machine)
+def _lower(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | None = None) -> Program:
+    """The program: every kernel in order on every core, joined in between (every stream of
+    every core finishes kernel i before any starts kernel i + 1)."""
+    for kernel in kernels:
+        cores, corelets = kernel.cores.value.data, kernel.corelets.value.data
+        if cores > machine.cores or corelets > machine.corelets_per_core:
+            raise LoweringError(f"layer '{kernel.layer.data}': the kernel runs on {cores} cores x {corelets} "
+                                f"corelets but machine '{machine.name}' has {machine.cores} x "
+                                f"{machine.corelets_per_core}")
+    addresses, symbols, segments = _layout(kernels, fn, machine, weights)
+    sync = _Sync()
+    per_kernel = []
+    for kernel in kernels:
+        try:
+            kernel_sync = _plan_sync(kernel, machine, sync)
+        except LoweringError as e:
+            raise LoweringError(f"layer '{kernel.layer.data}': {e}") from None
+        dram = {inner: addresses[outer] for outer, inner in zip(kernel.buffers, kernel.body.block.args)}
+        per_kernel.append((kernel, dram, kernel_sync))
+    cores = max(k.cores.value.data for k in kernels)
+    code: dict[tuple[int, str], list[list[Instruction]]] = defaultdict(lambda: [[] for _ in kernels])
+    for i, (kernel, dram, kernel_sync) in enumerate(per_kernel):
+        layer = kernel.layer.data
+        for core in range(kernel.cores.value.data):
+            try:
+                streams = _CoreEmitter(kernel, core, machine, dram, kernel_sync).run()
+            except LoweringError as e:
+                raise LoweringError(f"layer '{layer}': {e}") from None
+            for stream, instrs in streams.items():
+                # Every instruction keeps the layer it came from (traces show it).
+                code[(core, stream)][i] = [dataclasses.replace(x, origin=layer) for x in instrs]
+    names = [s for s in machine.streams_per_core if any(st == s for _, st in code)]
+    # One "joined" semaphore for the leader, one "go" semaphore per other stream (a shared
+    # one would let a stream that runs ahead through two joins take another's go).
+    join, go = None, {}
+    if len(kernels) > 1:
+        join = sync.new(machine)
+        go = {s: sync.new(machine) for s in names[1:]}
     program = Program(machine, symbols=symbols, data=segments)
-    layer = kernel.layer.data
     for core in range(cores):
-        for stream, instrs in _CoreEmitter(kernel, core, machine, dram, sync).run().items():
-            # Every instruction keeps the layer it came from (traces show it).
-            program.streams[(core, stream)] = [dataclasses.replace(i, origin=layer) for i in instrs]
+        for stream in names:
+            parts = code[(core, stream)] if (core, stream) in code else [[] for _ in kernels]
+            instrs: list[Instruction] = []
+            for i, part in enumerate(parts):
+                instrs += part
+                if i + 1 < len(parts):
+                    instrs += _join(stream, names, join, go, cores > 1)
+            program.streams[(core, stream)] = instrs + [Instruction("halt", {}, origin=kernels[-1].layer.data)]
     return program
+
+
+def _join(stream: str, names: list[str], join: int, go: dict[str, int], barrier: bool) -> list[Instruction]:
+    """Between two kernels: every stream reports to the first one, which (after a barrier
+    across the cores) lets each of them go on."""
+    if stream != names[0]:
+        return [Instruction("signal", {"sem": join}), Instruction("wait", {"sem": go[stream]})]
+    out = _waits(join, len(names) - 1) if len(names) > 1 else []
+    if barrier:
+        out.append(Instruction("barrier", {}))
+    return out + [Instruction("signal", {"sem": go[s]}) for s in names[1:]]

@@ -5,8 +5,9 @@
 This first version lowers a function whose work is one `rapid_tile.kernel` holding an
 `nn.matmul` of two 2-D tensors or an `nn.gemm` without transposes, scaling or bias, whose
 operands are the function's arguments; see docs/lowering.md for the general plan.
-The function becomes a device function on DRAM buffers: inputs are stored as f16, the
-result as f32 (an extra argument, named after the function's result).
+The function becomes a device function on DRAM buffers, all f16 (the device's storage):
+its arguments are inputs, its results extra output arguments named after them, and a
+tensor passed from one kernel to the next a `rapid_mem.scratch` buffer.
 
 The code follows the kernel's mapping (`rows(m) cols(n) simd(k) order(b,m,n,k)`):
 every core runs it SPMD on its share of the split dimension, every corelet on its share
@@ -88,11 +89,69 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
                                                | nn.ConstantOp)]
     if others:
         raise TileLoweringError(f"@{fn.sym_name.data}: {others[0].name} runs on the host; this version "
-                                "lowers functions made of one device kernel")
-    if len(kernels) != 1:
-        raise TileLoweringError(f"@{fn.sym_name.data}: this version lowers one kernel per function, "
-                                f"found {len(kernels)}")
-    kernel = kernels[0]
+                                "lowers functions made of device kernels")
+    if not kernels:
+        return
+    ret = fn.body.block.last_op
+    results = list(ret.arguments)
+    if any(not isinstance(v.owner, rapid_tile.KernelOp) for v in results) or len(set(results)) != len(results):
+        raise TileLoweringError(f"@{fn.sym_name.data}: every result must be a distinct kernel result")
+
+    # Device storage is f16: arguments are inputs, results become output arguments.
+    args = list(fn.body.block.args)
+    arg_types = [M.BufferType(tuple(v.type.get_shape()), f16, M.MemSpace.DRAM) for v in args]
+    out_types = [M.BufferType(tuple(v.type.get_shape()), f16, M.MemSpace.DRAM) for v in results]
+    new_block = Block(arg_types=[*arg_types, *out_types])
+    for old, new in zip(args, new_block.args):
+        new.name_hint = old.name_hint
+    for i, new in enumerate(new_block.args[len(args):]):
+        new.name_hint = f"out{i}"
+    names = [_name(fn.arg_attrs, i, a_.name_hint or f"arg{i}") for i, a_ in enumerate(args)]
+    names += [_name(fn.res_attrs, i, f"output{i}") for i in range(len(results))]
+    buffers: dict[SSAValue, SSAValue] = dict(zip(args, new_block.args))
+    buffers.update(zip(results, new_block.args[len(args):]))
+    for kernel in kernels:
+        operands = [_device_buffer(v, kernel, i, new_block, buffers) for i, v in enumerate(kernel.inputs)]
+        out = kernel.outputs[0]
+        if out not in buffers:  # an intermediate tensor: a DRAM scratch buffer
+            scratch = M.ScratchOp.build(result_types=[M.BufferType(tuple(out.type.get_shape()), f16,
+                                                                   M.MemSpace.DRAM)])
+            scratch.buffer.name_hint = _hint(kernel.layer.data)
+            new_block.add_op(scratch)
+            buffers[out] = scratch.buffer
+        new_block.add_op(_lower_kernel(kernel, [*operands, buffers[out]], machine))
+    new_block.add_op(func.ReturnOp())
+    new_fn = func.FuncOp(fn.sym_name.data, ([*arg_types, *out_types], []), Region(new_block))
+    new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in names])
+    parent = fn.parent_block()
+    parent.insert_op_before(new_fn, fn)
+    fn.detach()
+    fn.erase()
+
+
+def _device_buffer(value: SSAValue, kernel, i: int, block: Block, buffers: dict) -> SSAValue:
+    """The DRAM buffer of a kernel operand: an argument, an earlier kernel's result, or a
+    weight / constant (an initialised global, made on first use)."""
+    if value in buffers:
+        return buffers[value]
+    owner = value.owner
+    layer = kernel.layer.data
+    typ = M.BufferType(tuple(value.type.get_shape()), f16, M.MemSpace.DRAM)
+    if isinstance(owner, nn.WeightOp):
+        props = {"sym_name": StringAttr(owner.weight_name.data)}
+    elif isinstance(owner, nn.ConstantOp):
+        props = {"sym_name": StringAttr(f"{layer}.constant{i}"), "value": owner.value}
+    else:
+        _fail(layer, f"operand {i} comes from {owner.name}, not an argument, kernel, weight or constant")
+    glob = M.GlobalOp.build(properties=props, result_types=[typ])
+    glob.buffer.name_hint = _hint(props["sym_name"].data)
+    block.add_op(glob)
+    buffers[value] = glob.buffer
+    return glob.buffer
+
+
+def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
+    """The rapid_mem kernel of one rapid_tile kernel on its DRAM buffers."""
     body_ops = list(kernel.body.block.ops)
     work = body_ops[0]
     layer = kernel.layer.data
@@ -106,56 +165,12 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
         epilogue = "relu"
     elif len(body_ops) != 2:
         _fail(layer, f"a kernel of {', '.join(o.name for o in body_ops[:-1])} is not lowered yet")
-    ret = fn.body.block.last_op
-    if list(ret.arguments) != [kernel.outputs[0]]:
-        _fail(layer, "the kernel's result must be the function's result")
-    shapes = [tuple(v.type.get_shape()) for v in kernel.inputs]
-    out_shape = tuple(kernel.outputs[0].type.get_shape())
-
-    # Function arguments stay inputs (stored f16); the result becomes an output argument.
-    args = list(fn.body.block.args)
-    arg_types = [M.BufferType(tuple(v.type.get_shape()), f16, M.MemSpace.DRAM) for v in args]
-    out_type = M.BufferType(out_shape, f32, M.MemSpace.DRAM)
-    new_block = Block(arg_types=[*arg_types, out_type])
-    for old, new in zip(args, new_block.args):
-        new.name_hint = old.name_hint
-    new_block.args[-1].name_hint = "out"
-    names = [_name(fn.arg_attrs, i, a_.name_hint or f"arg{i}") for i, a_ in enumerate(args)]
-    names.append(_name(fn.res_attrs, 0, "output0"))
-    # Weights and constants the kernel reads become initialised DRAM globals.
-    operands = []
-    for i, value in enumerate(kernel.inputs):
-        if value in args:
-            operands.append(new_block.args[args.index(value)])
-            continue
-        owner = value.owner
-        typ = M.BufferType(shapes[i], f16, M.MemSpace.DRAM)
-        props = {"sym_name": StringAttr(owner.weight_name.data if isinstance(owner, nn.WeightOp)
-                                        else f"{layer}.constant{i}")}
-        if isinstance(owner, nn.ConstantOp):
-            props["value"] = owner.value
-        elif not isinstance(owner, nn.WeightOp):
-            _fail(layer, f"operand {i} comes from {owner.name}, not a function argument, weight or constant")
-        glob = M.GlobalOp.build(properties=props, result_types=[typ])
-        glob.buffer.name_hint = _hint(props["sym_name"].data)
-        new_block.add_op(glob)
-        operands.append(glob.buffer)
-    buffers = [*operands, new_block.args[-1]]
     if isinstance(work, nn.Conv2DOp):
         from rapid_mlir.transforms.conv_lowering import conv_kernel
 
-        mem_kernel = conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue)
-    else:
-        (m, k), (_, n) = shapes
-        mem_kernel = _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue)
-    new_block.add_op(mem_kernel)
-    new_block.add_op(func.ReturnOp())
-    new_fn = func.FuncOp(fn.sym_name.data, ([*arg_types, out_type], []), Region(new_block))
-    new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in names])
-    parent = fn.parent_block()
-    parent.insert_op_before(new_fn, fn)
-    fn.detach()
-    fn.erase()
+        return conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue)
+    (m, k), (_, n) = (tuple(v.type.get_shape()) for v in kernel.inputs[:2])
+    return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue)
 
 
 def _hint(name: str) -> str:
@@ -294,7 +309,7 @@ class _Corelet:
         slots_b = 2 if p.double_buffer and p.en // p.ln >= 2 else 1
         self.lx_a = [alloc((p.lm, p.k), f16, M.MemSpace.LX) for _ in range(slots_a)]
         self.lx_b = [alloc((p.k, p.ln), f16, M.MemSpace.LX) for _ in range(slots_b)]
-        self.lx_c = alloc((p.tm, p.tn), f32, M.MemSpace.LX)
+        self.lx_c = alloc((p.tm, p.tn), f16, M.MemSpace.LX)
         self.acc = alloc((p.tm, p.tn), f32, M.MemSpace.ACC)
         ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()])).token
         self.pos: dict[str, tuple[int, int | None]] = {}

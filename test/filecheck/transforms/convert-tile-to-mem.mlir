@@ -7,12 +7,12 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
   func.return %y : tensor<16x10xf32>
 }
 
-// CHECK:      func.func @main(%a: !rapid_mem.buffer<16x32xf16, dram> {nn.name = "A"}, %b: !rapid_mem.buffer<32x10xf16, dram> {nn.name = "B"}, %out: !rapid_mem.buffer<16x10xf32, dram> {nn.name = "C"}) {
-// CHECK-NEXT:   rapid_mem.kernel "mm" cores 1 corelets 2(%a, %b, %out)
+// CHECK:      func.func @main(%a: !rapid_mem.buffer<16x32xf16, dram> {nn.name = "A"}, %b: !rapid_mem.buffer<32x10xf16, dram> {nn.name = "B"}, %out0: !rapid_mem.buffer<16x10xf16, dram> {nn.name = "C"}) {
+// CHECK-NEXT:   rapid_mem.kernel "mm" cores 1 corelets 2(%a, %b, %out0)
 // CHECK:          rapid_mem.corelet 0 {
 // CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<8x32xf16, lx>
 // CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<32x10xf16, lx>
-// CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<8x10xf32, lx>
+// CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<8x10xf16, lx>
 // CHECK-NEXT:       %{{.*}} = rapid_mem.alloc : !rapid_mem.buffer<8x10xf32, acc>
 // CHECK:            rapid_mem.loop "m" 1 carry
 // CHECK:              rapid_mem.dma queue 0 {{.*}} <offset 0, loops {m: 256}, dims {8:32, 32:1}>

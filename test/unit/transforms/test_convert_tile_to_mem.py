@@ -169,3 +169,36 @@ def test_convolutions_as_shifted_gemms(machine, case):
     result = load(program).run(inputs, check_races=True)
     np.testing.assert_allclose(result.outputs["y"], expected, rtol=1e-2, atol=5e-2)
     assert any(i.mnemonic.startswith("mpe.") for instrs in program.streams.values() for i in instrs)
+
+
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c", "rapid-32c"])
+def test_chains_of_kernels_share_dram_scratch(machine, tmp_path):
+    """conv -> relu -> conv with weights, and two matrix products: several kernels in one
+    program, joined in between, the intermediate tensors in DRAM scratch buffers."""
+    from rapid_mlir.dialects import nn
+    from rapid_mlir.frontend.builder import GraphBuilder
+    from rapid_mlir.ir_io import module_text
+    from rapid_mlir.weights import WeightStore
+
+    rng = np.random.default_rng(3)
+    g = GraphBuilder()
+    x = g.input("x", [1, 8, 8, 8])
+    w1 = g.constant("w1", rng.normal(0, 0.3, (16, 8, 3, 3)))
+    w2 = g.constant("w2", rng.normal(0, 0.3, (8, 16, 3, 3)))
+    y = g.add(nn.ReluOp(g.add(nn.Conv2DOp(x, w1, pads=(1, 1, 1, 1)), "conv1")))
+    g.output("y", g.add(nn.Conv2DOp(y, w2, pads=(1, 1, 1, 1)), "conv2"))
+    a = g.input("a", [16, 32])
+    m1 = g.add(nn.MatmulOp(a, g.constant("m1", rng.normal(0, 0.3, (32, 32)))), "mm1")
+    g.output("z", g.add(nn.MatmulOp(m1, g.constant("m2", rng.normal(0, 0.3, (32, 16)))), "mm2"))
+    module, store = g.finish("w.npz")
+    store.save(tmp_path / "w.npz")
+    text = module_text(module)
+    reference = parse_module(text)
+    inputs = random_inputs(signature(find_entry(reference)), 2)
+    expected = run(reference, inputs, WeightStore.load(tmp_path / "w.npz"))
+    program = compile_module(parse_module(text), machine, weights=str(tmp_path / "w.npz"))
+    assert {i.origin for instrs in program.streams.values() for i in instrs} >= {"conv1", "conv2", "mm1", "mm2"}
+    result = load(program).run(inputs, check_races=True)
+    for name in ("y", "z"):
+        scale = float(np.abs(expected[name]).max()) + 1.0
+        np.testing.assert_allclose(result.outputs[name], expected[name], rtol=0, atol=0.02 * scale)
