@@ -143,13 +143,8 @@ class _ConvCorelet(_Corelet):
         dst = self._access(((q.ic, self.rows * self.cols), (self.rows, self.cols), (self.cols, 1)))
         return st, self._dma(block, self.lx_a[slot], dst, self.a, src, st[self.A0 + slot])
 
-    def _compute_m(self, block: Block, slot: int, ta: SSAValue, st: list) -> list:
-        q = self.q
-        self.a_slot, self.ta = slot, ta
-        st = self._stepped(block, "oc", q.oc_corelet // q.loc, q.loc, st, self._load_b, self._compute_n)
-        st = list(st)
-        st[self.A0 + slot] = st[self.LAST]
-        return st
+    def _inner_steps(self) -> tuple[str, int, int]:
+        return "oc", self.q.oc_corelet // self.q.loc, self.q.loc
 
     def _load_b(self, block: Block, slot: int, st: list) -> tuple[list, SSAValue]:
         """The weights `[loc][ic][kh][kw]` of this oc step (contiguous in DRAM)."""
@@ -161,14 +156,7 @@ class _ConvCorelet(_Corelet):
         dst = self._access(((q.loc, per_oc), (per_oc, 1)))
         return st, self._dma(block, self.lx_b[slot], dst, self.b, src, st[self.B0 + slot])
 
-    def _compute_n(self, block: Block, slot: int, tb: SSAValue, st: list) -> list:
-        done, acc_free, out_free = self._conv_tiles(block, self.lx_a[self.a_slot], self.lx_b[slot], self.ta, tb,
-                                                    st[self.ACC], st[self.OUT])
-        st = list(st)
-        st[self.B0 + slot], st[self.ACC], st[self.OUT], st[self.LAST] = done, acc_free, out_free, done
-        return st
-
-    def _conv_tiles(self, block: Block, lx_a, lx_b, ta, tb, acc_free, out_free):
+    def _tiles(self, block: Block, lx_a, lx_b, ta, tb, acc_free, out_free):
         """Loops over L0 output tiles (ohi, owi, oci); per tile one MPE per (kh, kw, ic step),
         the SFU epilogue into `[oc][oh][ow]`, and the store."""
         q = self.q

@@ -348,10 +348,14 @@ class _Corelet:
                           st[self.A0 + slot])
         return st, token
 
+    def _inner_steps(self) -> tuple[str, int, int]:
+        """The dimension of the B (weight) tile steps: its name, step count and tile."""
+        return "n", self.p.en // self.p.ln, self.p.ln
+
     def _compute_m(self, block: Block, slot: int, ta: SSAValue, st: list) -> list:
-        """Everything that uses A slot `slot`: the steps along n; then the slot is free."""
+        """Everything that uses A slot `slot`: the steps of B tiles; then the slot is free."""
         self.a_slot, self.ta = slot, ta
-        st = self._stepped(block, "n", self.p.en // self.p.ln, self.p.ln, st, self._load_b, self._compute_n)
+        st = self._stepped(block, *self._inner_steps(), st, self._load_b, self._compute_n)
         st = list(st)
         st[self.A0 + slot] = st[self.LAST]
         return st
