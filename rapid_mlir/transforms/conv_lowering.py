@@ -17,7 +17,7 @@ splitting oh or oc, whole ic, kh, kw and ow in LX, tiles that divide their exten
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, StringAttr, UnitAttr, f16, f32, i64
+from xdsl.dialects.builtin import IntegerAttr, StringAttr, UnitAttr, f16, f32, i64
 from xdsl.ir import Block, Region, SSAValue
 
 from rapid_mlir.dialects import nn
@@ -99,7 +99,8 @@ class _ConvCorelet(_Corelet):
     def __init__(self, plan: _ConvPlan, corelet: int, dram, block: Block, dma_queues: int, epilogue: str):
         self.q = self.p = plan  # _Corelet's stepping reads p.double_buffer
         self.corelet, self.block, self.epilogue = corelet, block, epilogue
-        self.a, self.b, self.c = dram
+        self.a, self.b, self.c = dram[0], dram[1], dram[-1]
+        self.bias = dram[2] if len(dram) == 4 else None
         self.queue = corelet if plan.corelets > 1 else 0
         self.store_queue = self.queue if plan.corelets > 1 or dma_queues < 2 else 1
         q = plan
@@ -123,6 +124,8 @@ class _ConvCorelet(_Corelet):
         slots_b = 2 if q.double_buffer and steps_w >= 2 else 1
         self.lx_a = [alloc((q.ic, self.rows, self.cols), f16, M.MemSpace.LX) for _ in range(slots_a)]
         self.lx_b = [alloc((q.loc, q.ic, q.kh, q.kw), f16, M.MemSpace.LX) for _ in range(slots_b)]
+        self.lx_bias = [alloc((q.loc,), f16, M.MemSpace.LX) for _ in range(slots_b)] if self.bias else []
+        self.tbias = {}
         self.lx_c = alloc((q.toc, q.toh, q.tow), f16, M.MemSpace.LX)
         self.acc = alloc((q.toh, q.tow, q.toc), f32, M.MemSpace.ACC)
         ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()])).token
@@ -147,14 +150,21 @@ class _ConvCorelet(_Corelet):
         return "oc", self.q.oc_corelet // self.q.loc, self.q.loc
 
     def _load_b(self, block: Block, slot: int, st: list) -> tuple[list, SSAValue]:
-        """The weights `[loc][ic][kh][kw]` of this oc step (contiguous in DRAM)."""
+        """The weights `[loc][ic][kh][kw]` of this oc step (contiguous in DRAM), and its bias."""
         q = self.q
         per_oc = q.ic * q.kh * q.kw
         offset, loops = self._position({"oc": per_oc, "g": q.ocg * per_oc})
         core = (q.oc_core * per_oc if q.core_dim == "oc" else 0) + (q.g_core * q.ocg * per_oc if q.core_dim == "g" else 0)
         src = self._access(((q.loc, per_oc), (per_oc, 1)), self.oc0 * per_oc + offset, core, loops)
         dst = self._access(((q.loc, per_oc), (per_oc, 1)))
-        return st, self._dma(block, self.lx_b[slot], dst, self.b, src, st[self.B0 + slot])
+        token = self._dma(block, self.lx_b[slot], dst, self.b, src, st[self.B0 + slot])
+        if self.bias is not None:
+            b_offset, b_loops = self._position({"oc": 1, "g": q.ocg})
+            b_core = (q.oc_core if q.core_dim == "oc" else 0) + (q.g_core * q.ocg if q.core_dim == "g" else 0)
+            src = self._access(((q.loc, 1),), self.oc0 + b_offset, b_core, b_loops)
+            self.tbias[slot] = self._dma(block, self.lx_bias[slot], self._access(((q.loc, 1),)), self.bias,
+                                         src, st[self.B0 + slot])
+        return st, token
 
     def _tiles(self, block: Block, lx_a, lx_b, ta, tb, acc_free, out_free):
         """Loops over L0 output tiles (ohi, owi, oci); per tile one MPE per (kh, kw, ic step),
@@ -187,13 +197,11 @@ class _ConvCorelet(_Corelet):
                                        properties=props)
                     b.add_op(op)
                     last = op.token
-        # ACC [oh][ow][oc] -> LX [oc][oh][ow]
+        # ACC [oh][ow][oc] -> LX [oc][oh][ow] (+ bias per oc, relu)
         dst = self._access(((q.toc, q.toh * q.tow), (q.toh, q.tow), (q.tow, 1)))
         src = self._access(((q.toc, 1), (q.toh, q.tow * q.toc), (q.tow, q.toc)))
-        sfu = M.SfuOp.build(operands=[[self.lx_c, self.acc], [last, out_ready]], result_types=[M.TokenType()],
-                            properties={"kind": StringAttr(self.epilogue), "access_list": ArrayAttr([dst, src]),
-                                        "imms": ArrayAttr([])})
-        b.add_op(sfu)
+        bias = self._access(((q.toc, 1), (q.toh, 0), (q.tow, 0)), 0, 0, {"oci": q.toc})
+        sfu_token = self._epilogue(b, dst, src, bias, [last, out_ready])
         ohw = q.oh * q.ow
         oc_offset, oc_loops = self._position({"oc": ohw, "g": q.ocg * ohw})
         core = (q.oc_core * ohw if q.core_dim == "oc" else 0) + (q.g_core * q.ocg * ohw if q.core_dim == "g" else 0)
@@ -201,8 +209,8 @@ class _ConvCorelet(_Corelet):
                            self.oc0 * ohw + self.oh0 * q.ow + oc_offset, core,
                            oc_loops | {"n": q.o * ohw, "ohi": q.toh * q.ow, "owi": q.tow, "oci": q.toc * ohw})
         tile = self._access(((q.toc, q.toh * q.tow), (q.toh, q.tow), (q.tow, 1)))
-        store = self._dma(b, self.c, out, self.lx_c, tile, sfu.token, queue=self.store_queue)
-        b.add_op(M.NextOp.build(operands=[[sfu.token, store]]))
+        store = self._dma(b, self.c, out, self.lx_c, tile, sfu_token, queue=self.store_queue)
+        b.add_op(M.NextOp.build(operands=[[sfu_token, store]]))
         mid.body.block.add_op(M.NextOp.build(operands=[list(inner.outs)]))
         outer.body.block.add_op(M.NextOp.build(operands=[list(mid.outs)]))
         return outer.outs[0], outer.outs[0], outer.outs[1]

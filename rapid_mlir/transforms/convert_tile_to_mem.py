@@ -155,10 +155,7 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
     body_ops = list(kernel.body.block.ops)
     work = body_ops[0]
     layer = kernel.layer.data
-    if isinstance(work, nn.Conv2DOp):
-        if work.bias is not None:
-            _fail(layer, "conv2d with a bias is not lowered yet")
-    else:
+    if not isinstance(work, nn.Conv2DOp):
         _check_matmul(work, layer)
     epilogue = "copy"
     if len(body_ops) == 3 and isinstance(body_ops[1], nn.ReluOp) and body_ops[1].input is work.results[0]:
@@ -190,10 +187,13 @@ def _name(attrs, index: int, default: str) -> str:
 
 def _check_matmul(op, layer: str) -> tuple[tuple[int, int], tuple[int, int]]:
     if isinstance(op, nn.GemmOp):
-        plain = (op.trans_a is None and op.trans_b is None and op.bias is None
+        plain = (op.trans_a is None and op.trans_b is None
                  and float(op.alpha.value.data) == 1.0 and float(op.beta.value.data) == 1.0)
         if not plain:
-            _fail(layer, "nn.gemm with transposes, bias or scaling is not lowered yet")
+            _fail(layer, "nn.gemm with transposes or scaling is not lowered yet")
+        if op.bias is not None and tuple(op.bias.type.get_shape()) not in (
+                (op.output.type.get_shape()[1],), (1, op.output.type.get_shape()[1])):
+            _fail(layer, "nn.gemm with a bias that is not one value per column is not lowered yet")
     elif not isinstance(op, nn.MatmulOp):
         _fail(layer, f"{op.name} kernels are not lowered yet (this version lowers matrix products)")
     a, b = tuple(op.lhs.type.get_shape()), tuple(op.rhs.type.get_shape())
@@ -282,7 +282,8 @@ class _Corelet:
                  epilogue: str):
         self.p, self.corelet, self.block = plan, corelet, block
         self.epilogue = epilogue  # the SFU op that takes a finished tile out of ACC: copy or relu
-        self.a, self.b, self.c = dram
+        self.a, self.b, self.c = dram[0], dram[1], dram[-1]
+        self.bias = dram[2] if len(dram) == 4 else None  # added in the epilogue
         # One DMA queue per corelet; a lone corelet loads on dma0 and stores on dma1.
         self.queue = corelet if plan.corelets > 1 else 0
         self.store_queue = self.queue if plan.corelets > 1 or dma_queues < 2 else 1
@@ -309,6 +310,8 @@ class _Corelet:
         slots_b = 2 if p.double_buffer and p.en // p.ln >= 2 else 1
         self.lx_a = [alloc((p.lm, p.k), f16, M.MemSpace.LX) for _ in range(slots_a)]
         self.lx_b = [alloc((p.k, p.ln), f16, M.MemSpace.LX) for _ in range(slots_b)]
+        self.lx_bias = [alloc((p.ln,), f16, M.MemSpace.LX) for _ in range(slots_b)] if self.bias else []
+        self.tbias: dict[int, SSAValue] = {}
         self.lx_c = alloc((p.tm, p.tn), f16, M.MemSpace.LX)
         self.acc = alloc((p.tm, p.tn), f32, M.MemSpace.ACC)
         ready = self.add(blk, M.ReadyOp.build(result_types=[M.TokenType()])).token
@@ -367,14 +370,37 @@ class _Corelet:
         src = self._access(((p.k, p.n), (p.ln, 1)), self.n0 + offset, core_coef, loops)
         token = self._dma(block, self.lx_b[slot], self._access(((p.k, p.ln), (p.ln, 1))), self.b, src,
                           st[self.B0 + slot])
+        if self.bias is not None:
+            src = self._access(((p.ln, 1),), self.n0 + offset, core_coef, loops)
+            self.tbias[slot] = self._dma(block, self.lx_bias[slot], self._access(((p.ln, 1),)), self.bias, src,
+                                         st[self.B0 + slot])
         return st, token
 
     def _compute_n(self, block: Block, slot: int, tb: SSAValue, st: list) -> list:
+        self.b_slot = slot
         done, acc_free, out_free = self._tiles(block, self.lx_a[self.a_slot], self.lx_b[slot], self.ta, tb,
                                                st[self.ACC], st[self.OUT])
         st = list(st)
         st[self.B0 + slot], st[self.ACC], st[self.OUT], st[self.LAST] = done, acc_free, out_free, done
         return st
+
+    def _epilogue(self, block: Block, dst: M.AccessAttr, acc: M.AccessAttr, bias: M.AccessAttr, after) -> SSAValue:
+        """Takes a finished tile out of ACC into the LX output tile: a copy, or the bias
+        added (broadcast by `bias`'s zero strides), then the fused relu."""
+        def sfu(kind, operands, accesses, deps):
+            op = M.SfuOp.build(operands=[operands, deps], result_types=[M.TokenType()],
+                               properties={"kind": StringAttr(kind), "access_list": ArrayAttr(accesses),
+                                           "imms": ArrayAttr([])})
+            block.add_op(op)
+            return op.token
+
+        if self.bias is None:
+            return sfu(self.epilogue, [self.lx_c, self.acc], [dst, acc], after)
+        token = sfu("add", [self.lx_c, self.acc, self.lx_bias[self.b_slot]], [dst, acc, bias],
+                    [*after, self.tbias[self.b_slot]])
+        if self.epilogue == "relu":
+            token = sfu("relu", [self.lx_c, self.lx_c], [dst, dst], [token])
+        return token
 
     def _position(self, scale: dict[str, int]) -> tuple[int, dict[str, int]]:
         """The static element offset and loop coefficients of the current LX step along
@@ -433,16 +459,14 @@ class _Corelet:
             b.add_op(op)
             last = op.token
         tile = self._access(((p.tm, p.tn), (p.tn, 1)))
-        copy = M.SfuOp.build(operands=[[lx_c, acc], [last, o_free]], result_types=[M.TokenType()],
-                             properties={"kind": StringAttr(self.epilogue), "access_list": ArrayAttr([tile, tile]),
-                                         "imms": ArrayAttr([])})
-        b.add_op(copy)
+        bias = self._access(((p.tm, 0), (p.tn, 1)), 0, 0, {"ni": p.tn})
+        copy = self._epilogue(b, tile, tile, bias, [last, o_free])
         core_m = self.core_m * p.n if p.core_dim == "m" else 0
         core_n = self.core_n if p.core_dim == "n" else 0
         offset, loops = self._position({"m": p.n, "n": 1})
         dst = self._access(((p.tm, p.n), (p.tn, 1)), self.m0 * p.n + self.n0 + offset, core_m + core_n,
                            loops | {"mi": p.tm * p.n, "ni": p.tn})
-        store = self._dma(b, self.c, dst, lx_c, tile, copy.token, queue=self.store_queue)
-        b.add_op(M.NextOp.build(operands=[[copy.token, store]]))
+        store = self._dma(b, self.c, dst, lx_c, tile, copy, queue=self.store_queue)
+        b.add_op(M.NextOp.build(operands=[[copy, store]]))
         bmi.add_op(M.NextOp.build(operands=[[loop_ni.outs[0], loop_ni.outs[1]]]))
         return loop_mi.outs[0], loop_mi.outs[0], loop_mi.outs[1]
