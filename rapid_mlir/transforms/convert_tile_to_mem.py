@@ -166,8 +166,10 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
         from rapid_mlir.transforms.conv_lowering import conv_kernel
 
         return conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue)
-    (m, k), (_, n) = (tuple(v.type.get_shape()) for v in kernel.inputs[:2])
-    return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue)
+    m, k = kernel.inputs[0].type.get_shape()
+    n = kernel.outputs[0].type.get_shape()[1]
+    trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
+    return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue, trans_b)
 
 
 def _hint(name: str) -> str:
@@ -187,10 +189,10 @@ def _name(attrs, index: int, default: str) -> str:
 
 def _check_matmul(op, layer: str) -> tuple[tuple[int, int], tuple[int, int]]:
     if isinstance(op, nn.GemmOp):
-        plain = (op.trans_a is None and op.trans_b is None
+        plain = (op.trans_a is None
                  and float(op.alpha.value.data) == 1.0 and float(op.beta.value.data) == 1.0)
         if not plain:
-            _fail(layer, "nn.gemm with transposes or scaling is not lowered yet")
+            _fail(layer, "nn.gemm with trans_a or scaling is not lowered yet")
         if op.bias is not None and tuple(op.bias.type.get_shape()) not in (
                 (op.output.type.get_shape()[1],), (1, op.output.type.get_shape()[1])):
             _fail(layer, "nn.gemm with a bias that is not one value per column is not lowered yet")
@@ -226,6 +228,7 @@ class _Plan:
     tn: int
     tk: int
     double_buffer: bool
+    trans_b: bool = False     # B is given as [n][k] (a dense layer's weight, ONNX Gemm transB)
 
 
 def _plan(layer: str, mapping: Mapping, m: int, n: int, k: int, machine) -> _Plan:
@@ -259,9 +262,11 @@ def _plan(layer: str, mapping: Mapping, m: int, n: int, k: int, machine) -> _Pla
                  lm, ln, tm, tn, tk, mapping.double_buffer)
 
 
-def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine, epilogue: str) -> M.KernelOp:
+def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine, epilogue: str,
+            trans_b: bool = False) -> M.KernelOp:
     m, n, k = mnk
     plan = _plan(layer, mapping, m, n, k, machine)
+    plan.trans_b = trans_b
     body = Block(arg_types=[a.type for a in args])
     for corelet in range(plan.corelets):
         region = Block()
@@ -309,7 +314,8 @@ class _Corelet:
         slots_a = 2 if p.double_buffer and p.em // p.lm >= 2 else 1
         slots_b = 2 if p.double_buffer and p.en // p.ln >= 2 else 1
         self.lx_a = [alloc((p.lm, p.k), f16, M.MemSpace.LX) for _ in range(slots_a)]
-        self.lx_b = [alloc((p.k, p.ln), f16, M.MemSpace.LX) for _ in range(slots_b)]
+        b_shape = (p.ln, p.k) if p.trans_b else (p.k, p.ln)
+        self.lx_b = [alloc(b_shape, f16, M.MemSpace.LX) for _ in range(slots_b)]
         self.lx_bias = [alloc((p.ln,), f16, M.MemSpace.LX) for _ in range(slots_b)] if self.bias else []
         self.tbias: dict[int, SSAValue] = {}
         self.lx_c = alloc((p.tm, p.tn), f16, M.MemSpace.LX)
@@ -367,9 +373,14 @@ class _Corelet:
         p = self.p
         core_coef = self.core_n if p.core_dim == "n" else 0
         offset, loops = self._position({"n": 1})
-        src = self._access(((p.k, p.n), (p.ln, 1)), self.n0 + offset, core_coef, loops)
-        token = self._dma(block, self.lx_b[slot], self._access(((p.k, p.ln), (p.ln, 1))), self.b, src,
-                          st[self.B0 + slot])
+        if p.trans_b:  # rows of the [n][k] weight
+            src = self._access(((p.ln, p.k), (p.k, 1)), (self.n0 + offset) * p.k, core_coef * p.k,
+                               {d: c * p.k for d, c in loops.items()})
+            dst = self._access(((p.ln, p.k), (p.k, 1)))
+        else:
+            src = self._access(((p.k, p.n), (p.ln, 1)), self.n0 + offset, core_coef, loops)
+            dst = self._access(((p.k, p.ln), (p.ln, 1)))
+        token = self._dma(block, self.lx_b[slot], dst, self.b, src, st[self.B0 + slot])
         if self.bias is not None:
             src = self._access(((p.ln, 1),), self.n0 + offset, core_coef, loops)
             self.tbias[slot] = self._dma(block, self.lx_bias[slot], self._access(((p.ln, 1),)), self.bias, src,
@@ -448,7 +459,10 @@ class _Corelet:
         a_free, o_free = b.args  # accumulator free, LX output tile free
         steps = p.k // p.tk
         a_acc = lambda kk: self._access(((1, 0), (p.tm, p.k), (p.tk, 1)), kk * p.tk, 0, {"mi": p.tm * p.k})  # noqa: E731
-        b_acc = lambda kk: self._access(((p.tk, p.ln), (p.tn, 1)), kk * p.tk * p.ln, 0, {"ni": p.tn})  # noqa: E731
+        if p.trans_b:  # B[k, n] = W[n, k]: a transposed view of the [ln][k] tile
+            b_acc = lambda kk: self._access(((p.tk, 1), (p.tn, p.k)), kk * p.tk, 0, {"ni": p.tn * p.k})  # noqa: E731
+        else:
+            b_acc = lambda kk: self._access(((p.tk, p.ln), (p.tn, 1)), kk * p.tk * p.ln, 0, {"ni": p.tn})  # noqa: E731
         c_acc = self._access(((1, 0), (p.tm, p.tn), (p.tn, 1)))
         last = None
         for kk in range(steps):  # one instruction per k step (unrolled: steps = K / l0(k))
