@@ -10,9 +10,12 @@ a cost model.
 Work division (both kinds). A split of extent E over W workers takes
 `ceil(E / ceil(E / W))` parts, so that no part is empty (E >= W gives about W parts; a
 split into one part is left out). The cores split the first of the candidate dims whose
-extent is at least `machine.cores`, or else the candidate with the largest extent (the
-first on ties). The corelets do the same with `corelets_per_core` over the extents one
-core gets.
+extent is a multiple of `machine.cores` (an even split), else the first whose extent is
+at least `machine.cores`, or else the candidate with the largest extent (the first on
+ties). The corelets do the same with `corelets_per_core` over the extents one core gets.
+
+Tile caps (below: "tile(E, c)"): the largest divisor of E up to the cap c, so tiles are
+not ragged, unless that divisor is under half of `min(E, c)`; then `min(E, c)`.
 
 conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
 
@@ -20,8 +23,8 @@ conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
 - `rows(oh,ow) cols(oc) simd(ic)`: an instruction computes output pixels x output
   channels, summing over input channels; kh and kw are looped over as shifted GEMMs
   accumulating into ACC, n and g are looped over.
-- l0, from one corelet's extents E(d): `l0(ic) = min(E(ic), 64)`, `l0(oc) = min(E(oc), 64)`,
-  `l0(ow) = min(E(ow), 64)`, `l0(oh) = max(1, min(E(oh), 64 // l0(ow)))` (about 64 output
+- l0, from one corelet's extents E(d): `l0(ic) = tile(E(ic), 64)`, `l0(oc) = tile(E(oc), 64)`,
+  `l0(ow) = tile(E(ow), 64)`, `l0(oh) = tile(E(oh), max(1, 64 // l0(ow)))` (about 64 output
   pixels); then, while L0 A, L0 B or ACC (double-buffered) overflows, the largest l0 extent
   among the dims of an overflowing buffer is halved (rounding down, at least 1).
 - lx: `n = g = 1`, `kh, kw, ow` whole, `ic` whole, `oc = l0(oc)`, and `oh` whole if
@@ -34,8 +37,8 @@ conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
 matmul (dims b, m, n, k):
 
 - cores split n, m; corelets split m, n.
-- `rows(m) cols(n) simd(k)`; `l0(m) = min(E(m), 64)`, `l0(n) = min(E(n), 64)`,
-  `l0(k) = min(E(k), 128)`, then halved to fit L0 as for conv2d.
+- `rows(m) cols(n) simd(k)`; `l0(m) = tile(E(m), 64)`, `l0(n) = tile(E(n), 64)`,
+  `l0(k) = tile(E(k), 128)`, then halved to fit L0 as for conv2d.
 - lx: `b = 1`; for a factor f of 4, then 2, then 1: `m = min(E(m), f * l0(m))`,
   `n = min(E(n), f * l0(n))`, and k whole if that fits LX, else the largest multiple of
   `l0(k)` below it that fits; the first f with a fitting k wins, else the layer does
@@ -79,9 +82,9 @@ def _conv2d(problem: Problem, machine: Machine) -> Mapping:
                    order=("n", "g", "oc", "oh", "ow", "ic", "kh", "kw"))
     extent = {d: base.per_corelet_extent(problem, d) for d in dims}
 
-    l0 = {"oh": 1, "ow": min(extent["ow"], _L0_CAP), "oc": min(extent["oc"], _L0_CAP),
-          "ic": min(extent["ic"], _L0_CAP)}
-    l0["oh"] = max(1, min(extent["oh"], _L0_CAP // l0["ow"]))
+    l0 = {"oh": 1, "ow": _divisor(extent["ow"], _L0_CAP), "oc": _divisor(extent["oc"], _L0_CAP),
+          "ic": _divisor(extent["ic"], _L0_CAP)}
+    l0["oh"] = _divisor(extent["oh"], max(1, _L0_CAP // l0["ow"]))
     l0 = _shrink_l0(l0, base, machine)
 
     def build(oh: int, ic: int) -> Mapping:
@@ -108,8 +111,8 @@ def _matmul(problem: Problem, machine: Machine) -> Mapping:
     base = Mapping(cores=cores, corelets=corelets, rows=("m",), cols=("n",), simd=("k",),
                    order=("b", "m", "n", "k"))
     extent = {d: base.per_corelet_extent(problem, d) for d in dims}
-    l0 = _shrink_l0({"m": min(extent["m"], _L0_CAP), "n": min(extent["n"], _L0_CAP),
-                     "k": min(extent["k"], _L0_CAP_MATMUL_K)}, base, machine)
+    l0 = _shrink_l0({"m": _divisor(extent["m"], _L0_CAP), "n": _divisor(extent["n"], _L0_CAP),
+                     "k": _divisor(extent["k"], _L0_CAP_MATMUL_K)}, base, machine)
 
     def build(factor: int, k: int) -> Mapping:
         lx = {"b": 1, "m": min(extent["m"], factor * l0["m"]),
@@ -127,10 +130,21 @@ def _matmul(problem: Problem, machine: Machine) -> Mapping:
 # Helpers ---------------------------------------------------------------------------------
 
 
+def _divisor(extent: int, cap: int) -> int:
+    """The tile for an extent: the largest divisor of it up to `cap` (so tiles are never
+    ragged), unless that is under half the cap, then simply `min(extent, cap)`."""
+    best = max(d for d in range(1, min(extent, cap) + 1) if extent % d == 0)
+    return best if 2 * best >= min(extent, cap) else min(extent, cap)
+
+
 def _split(extents: dict[str, int], candidates: tuple[str, ...], workers: int) -> dict[str, int]:
     """Split one dim over `workers` (the first candidate as big as `workers`, else the
     biggest), into as many non-empty parts as the workers allow; {} when one part."""
-    dim = next((d for d in candidates if extents[d] >= workers), None)
+    # An even split first (every worker gets the same share: no ragged tiles), then the
+    # first candidate as big as `workers`, else the biggest.
+    dim = next((d for d in candidates if extents[d] >= workers and extents[d] % workers == 0), None)
+    if dim is None:
+        dim = next((d for d in candidates if extents[d] >= workers), None)
     if dim is None:
         dim = max(candidates, key=lambda d: extents[d])
     size = -(-extents[dim] // min(workers, extents[dim]))

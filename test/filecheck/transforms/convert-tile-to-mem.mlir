@@ -1,6 +1,6 @@
 // convert-tile-to-mem: a matrix-product kernel becomes a rapid_mem kernel on DRAM buffers.
 // RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-1c},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s
-// RUN: not rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-4c},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=RAGGED
+// RUN: not rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=RAGGED
 
 func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn.name = "B"}) -> (tensor<16x10xf32> {nn.name = "C"}) {
   %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x10xf32>) -> tensor<16x10xf32>
