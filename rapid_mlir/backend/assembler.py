@@ -589,7 +589,7 @@ class _Assembler:
 
     def data_segment(self, seg: _PendingData, fp16_format: str) -> DataSegment:
         # Imported here: the emulator package imports the backend.
-        from rapid_mlir.emulator.numerics import to_fp16_bits
+        from rapid_mlir.emulator.numerics import encode_array
 
         what = f".data {seg.name}"
         if seg.values is not None:
@@ -598,11 +598,7 @@ class _Assembler:
             values = self.npz_values(seg, what)
         with np.errstate(over="ignore", invalid="ignore"):
             f32 = values.astype(np.float32).reshape(-1)
-        if seg.dtype is DType.F16:
-            data = to_fp16_bits(f32, fp16_format).astype("<u2").tobytes()
-        else:
-            data = f32.astype("<f4").tobytes()
-        return DataSegment(seg.name, seg.dtype, seg.shape, seg.address, data)
+        return DataSegment(seg.name, seg.dtype, seg.shape, seg.address, encode_array(f32, seg.dtype, fp16_format))
 
     def npz_values(self, seg: _PendingData, what: str) -> np.ndarray:
         from rapid_mlir.tools.npz import read_npz  # tools layer: imported only when needed

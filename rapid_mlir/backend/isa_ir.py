@@ -27,21 +27,16 @@ from rapid_mlir.dialects.rapid_isa import CoreOp, DataOp, InstructionOp, Program
 
 def segment_bytes(values: np.ndarray, dtype: DType, machine) -> bytes:
     """Float values as they sit in DRAM: f16 in the machine's 16-bit format, f32 IEEE."""
-    from rapid_mlir.emulator.numerics import to_fp16_bits
+    from rapid_mlir.emulator.numerics import encode_array
 
-    values = np.asarray(values, dtype=np.float32)
-    if dtype is DType.F16:
-        return to_fp16_bits(values, machine.fp16_format).astype("<u2").tobytes()
-    return values.astype("<f4").tobytes()
+    return encode_array(values, dtype, machine.fp16_format)
 
 
 def segment_values(seg: DataSegment, machine) -> np.ndarray:
     """The float32 values of a data segment's bytes."""
-    from rapid_mlir.emulator.numerics import from_fp16_bits
+    from rapid_mlir.emulator.numerics import decode_array
 
-    if seg.dtype is DType.F16:
-        return from_fp16_bits(np.frombuffer(seg.data, "<u2"), machine.fp16_format).reshape(seg.shape)
-    return np.frombuffer(seg.data, "<f4").reshape(seg.shape)
+    return decode_array(seg.data, seg.dtype, seg.shape, machine.fp16_format)
 
 
 def _data_op(seg: DataSegment, machine) -> DataOp:

@@ -59,7 +59,7 @@ from xdsl.utils.exceptions import VerifyException
 from rapid_mlir.backend import isa
 from rapid_mlir.backend.isa import AccessPattern, DType, InstrSpec, Instruction, Kind, Space, Window
 from rapid_mlir.backend.isa_check import IsaError, check_instruction
-from rapid_mlir.backend.printer import format_dims, format_float
+from rapid_mlir.backend.printer import format_dims, format_operand
 
 ORIGIN_ATTR = "origin"
 """Discardable attribute of an instruction op: the layer (nn op name) it was compiled for."""
@@ -240,19 +240,15 @@ def _from_prop(kind: Kind, attr: Attribute):
 
 
 def _operand_text(kind: Kind, name: str, value) -> str:
-    if kind is Kind.REG:
-        return f"r{value}"
-    if kind is Kind.SEM:
-        return f"s{value}"
+    """An operand in IR syntax: the assembly text except for the spellings the IR lexer
+    needs (`core N`, `remote N lx[...]`) and decimal immediates."""
     if kind is Kind.CORE:
         return f"core {value}"
-    if kind is Kind.FIMM:
-        return format_float(value)
     if kind in (Kind.AP, Kind.AP_PAD):
         return ap_text(value)
-    if kind is Kind.WINDOW:
-        return format_dims(value.dims)
-    return str(value)
+    if kind is Kind.IMM:
+        return str(value)
+    return format_operand(kind, value)
 
 
 def _parse_float(parser: Parser) -> float:

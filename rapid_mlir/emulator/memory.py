@@ -20,7 +20,7 @@ import numpy as np
 
 from rapid_mlir.backend.isa import AccessPattern, DType, Space
 from rapid_mlir.emulator.errors import OutOfBoundsError
-from rapid_mlir.emulator.numerics import from_fp16_bits, to_fp16_bits
+from rapid_mlir.emulator.numerics import decode_array, encode_array, from_fp16_bits, to_fp16_bits  # noqa: F401 - re-exported
 
 RAW = {DType.F16: np.dtype("<u2"), DType.F32: np.dtype("<u4")}
 """Bit-exact element views (what DMA copies)."""
@@ -263,21 +263,6 @@ def decode_ieee(bits: np.ndarray) -> np.ndarray:
     if values.size and (values.max() >= _F16_LIMIT or values.min() <= -_F16_LIMIT):
         return bits.view(_F16).astype(np.float32)
     return values
-
-
-def encode_array(values: np.ndarray, dtype: DType, fmt: str) -> bytes:
-    """A float array as the bytes it occupies in device memory."""
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    if dtype is DType.F32:
-        return values.astype("<f4").tobytes()
-    return to_fp16_bits(values, fmt).astype("<u2").tobytes()
-
-
-def decode_array(data: bytes, dtype: DType, shape: tuple[int, ...], fmt: str) -> np.ndarray:
-    """Device bytes as a float32 array of `shape`."""
-    if dtype is DType.F32:
-        return np.frombuffer(data, dtype="<f4").astype(np.float32).reshape(shape)
-    return from_fp16_bits(np.frombuffer(data, dtype="<u2"), fmt).reshape(shape)
 
 
 def pad_bits(value: float, dtype: DType, fmt: str) -> int:

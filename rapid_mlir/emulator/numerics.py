@@ -234,3 +234,19 @@ def describe_format(fmt: str) -> dict:
         "rounding": "nearest, ties away from zero; underflow flushes to signed zero; overflow saturates to the special code",
         "special": "single code 0x7FFF/0xFFFF for NaN and +-inf alike (decoded as NaN)",
     }
+
+
+def encode_array(values: np.ndarray, dtype, fmt: str) -> bytes:
+    """Float values as the bytes they occupy in device memory: `dtype` is an
+    `isa.DType` (F16 in the 16-bit format `fmt`, F32 as IEEE little-endian)."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    if dtype.name == "F32":
+        return values.astype("<f4").tobytes()
+    return to_fp16_bits(values, fmt).astype("<u2").tobytes()
+
+
+def decode_array(data: bytes, dtype, shape: tuple[int, ...], fmt: str) -> np.ndarray:
+    """Device bytes as a float32 array of `shape` (the inverse of `encode_array`)."""
+    if dtype.name == "F32":
+        return np.frombuffer(data, dtype="<f4").astype(np.float32).reshape(shape)
+    return from_fp16_bits(np.frombuffer(data, dtype="<u2"), fmt).reshape(shape)

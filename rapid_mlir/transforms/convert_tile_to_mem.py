@@ -47,6 +47,7 @@ from rapid_mlir.dialects import nn
 from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.dialects import rapid_tile
 from rapid_mlir.dialects.nn import NAME_ATTR
+from rapid_mlir.frontend.builder import ssa_name
 from rapid_mlir.mapping.mapping import Mapping
 
 
@@ -116,7 +117,7 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
         if out not in buffers:  # an intermediate tensor: a DRAM scratch buffer
             scratch = M.ScratchOp.build(result_types=[M.BufferType(tuple(out.type.get_shape()), f16,
                                                                    M.MemSpace.DRAM)])
-            scratch.buffer.name_hint = _hint(kernel.layer.data)
+            scratch.buffer.name_hint = ssa_name(kernel.layer.data)
             new_block.add_op(scratch)
             buffers[out] = scratch.buffer
         new_block.add_op(_lower_kernel(kernel, [*operands, buffers[out]], machine))
@@ -144,7 +145,7 @@ def _device_buffer(value: SSAValue, kernel, i: int, block: Block, buffers: dict)
     else:
         _fail(layer, f"operand {i} comes from {owner.name}, not an argument, kernel, weight or constant")
     glob = M.GlobalOp.build(properties=props, result_types=[typ])
-    glob.buffer.name_hint = _hint(props["sym_name"].data)
+    glob.buffer.name_hint = ssa_name(props["sym_name"].data)
     block.add_op(glob)
     buffers[value] = glob.buffer
     return glob.buffer
@@ -170,13 +171,6 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
     n = kernel.outputs[0].type.get_shape()[1]
     trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
     return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue, trans_b)
-
-
-def _hint(name: str) -> str:
-    import re
-
-    hint = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return hint if hint and not hint[0].isdigit() else f"g{hint}"
 
 
 def _name(attrs, index: int, default: str) -> str:

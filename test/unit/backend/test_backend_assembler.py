@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from instruction_strategies import instructions
 
 from rapid_mlir.backend.assembler import AsmError, assemble, assemble_file, parse_instruction
 from rapid_mlir.backend.isa import (
@@ -350,44 +350,7 @@ def test_machine_directive_must_agree():
 
 # Single instructions, from random field values ---------------------------------------
 
-i8 = st.integers(0, 255)
-i32 = st.integers(-(2**31), 2**31 - 1)
-f32 = st.floats(width=32, allow_nan=False)
-
-
-def _dims(n_max=4):
-    return st.lists(st.tuples(st.integers(1, 2**20 - 1), st.integers(-(2**23), 2**23 - 1)),
-                    min_size=1, max_size=n_max).map(tuple)
-
-
-@st.composite
-def access_patterns(draw, padded: bool):
-    dims = draw(_dims())
-    pads = None
-    if padded and draw(st.booleans()):
-        pads = tuple(draw(st.tuples(i8, i8)) for _ in dims)
-    return AccessPattern(draw(st.sampled_from(Space)), draw(st.sampled_from(DType)), dims,
-                         draw(i32), draw(i8), draw(st.none() | i8), pads)
-
-
-_VALUE = {Kind.REG: i8, Kind.IMM: i32, Kind.FIMM: f32, Kind.COUNT: st.integers(0, 2**24 - 1),
-          Kind.LEN: st.integers(0, 2**16 - 1), Kind.SEM: st.integers(0, 2**16 - 1), Kind.CORE: i8,
-          Kind.AP: access_patterns(False), Kind.AP_PAD: access_patterns(True),
-          Kind.WINDOW: st.lists(st.tuples(st.integers(1, 2**16 - 1), st.integers(-(2**23), 2**23 - 1)),
-                                min_size=1, max_size=2).map(lambda d: Window(tuple(d)))}
-
-
-@st.composite
-def instructions(draw):
-    spec = INSTRUCTIONS[draw(st.sampled_from(sorted(INSTRUCTIONS)))]
-    operands = {}
-    for op in spec.operands:
-        value = draw(_VALUE[op.kind])
-        operands[op.name] = None if op.optional and draw(st.booleans()) else value
-    return Instruction(spec.mnemonic, operands)
-
-
 @settings(max_examples=300, deadline=None)
-@given(instructions())
+@given(instructions(writable=True))
 def test_instruction_text_round_trip(instr):
     assert parse_instruction(format_instruction(instr)) == instr

@@ -7,6 +7,7 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from instruction_strategies import instructions
 
 from rapid_mlir.backend.encoding import (
     FORMATS,
@@ -211,42 +212,6 @@ def test_format_table_is_in_the_docs():
 
 
 # Random instructions within the field limits -----------------------------------------
-
-i8 = st.integers(0, 255)
-i32 = st.integers(-(2**31), 2**31 - 1)
-f32_bits = st.integers(0, 2**32 - 1).filter(lambda b: (b >> 23) & 0xFF != 0xFF or not b & 0x7FFFFF)
-
-
-def _dims(n_min, n_max, size_bits, stride_bits):
-    return st.lists(st.tuples(st.integers(0, 2**size_bits - 1),
-                              st.integers(-(2 ** (stride_bits - 1)), 2 ** (stride_bits - 1) - 1)),
-                    min_size=n_min, max_size=n_max).map(tuple)
-
-
-@st.composite
-def access_patterns(draw, padded: bool):
-    dims = draw(_dims(0, MAX_DIMS, SIZE_BITS, STRIDE_BITS))
-    pads = tuple(draw(st.tuples(i8, i8)) for _ in dims) if padded and draw(st.booleans()) else None
-    return AccessPattern(draw(st.sampled_from(Space)), draw(st.sampled_from(DType)), dims,
-                         draw(i32), draw(i8), draw(st.none() | i8), pads)
-
-
-_VALUE = {Kind.REG: i8, Kind.IMM: i32, Kind.COUNT: st.integers(0, 2**24 - 1),
-          Kind.LEN: st.integers(0, 2**16 - 1), Kind.SEM: st.integers(0, 2**16 - 1), Kind.CORE: i8,
-          Kind.FIMM: f32_bits.map(lambda b: struct.unpack("<f", struct.pack("<I", b))[0]),
-          Kind.AP: access_patterns(False), Kind.AP_PAD: access_patterns(True),
-          Kind.WINDOW: _dims(0, 2, 16, 24).map(Window)}
-
-
-@st.composite
-def instructions(draw):
-    spec = INSTRUCTIONS[draw(st.sampled_from(sorted(INSTRUCTIONS)))]
-    operands = {}
-    for op in spec.operands:
-        value = draw(_VALUE[op.kind])
-        operands[op.name] = None if op.optional and draw(st.booleans()) else value
-    return Instruction(spec.mnemonic, operands)
-
 
 @settings(max_examples=400, deadline=None)
 @given(instructions())

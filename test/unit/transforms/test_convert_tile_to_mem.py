@@ -109,15 +109,15 @@ def test_weights_and_constants_become_data_segments(tmp_path):
     rng = np.random.default_rng(11)
     w = rng.standard_normal((96, 64)).astype(np.float32)
     WeightStore({"fc.w": w}).save(tmp_path / "w.npz")
-    text = f"""
-builtin.module attributes {{nn.weights = "w.npz"}} {{
-  func.func @main(%x: tensor<32x96xf32> {{nn.name = "x"}}) -> (tensor<32x64xf32> {{nn.name = "C"}}) {{
+    text = """
+builtin.module attributes {nn.weights = "w.npz"} {
+  func.func @main(%x: tensor<32x96xf32> {nn.name = "x"}) -> (tensor<32x64xf32> {nn.name = "C"}) {
     %w = nn.weight "fc.w" : tensor<96x64xf32>
-    %y = nn.matmul %x, %w {{nn.name = "fc"}} : (tensor<32x96xf32>, tensor<96x64xf32>) -> tensor<32x64xf32>
+    %y = nn.matmul %x, %w {nn.name = "fc"} : (tensor<32x96xf32>, tensor<96x64xf32>) -> tensor<32x64xf32>
     %r = nn.relu %y : tensor<32x64xf32>
     func.return %r : tensor<32x64xf32>
-  }}
-}}"""
+  }
+}"""
     x = rng.standard_normal((32, 96)).astype(np.float32)
     expected = np.maximum(x @ w, 0)
     module = parse_module(text)
