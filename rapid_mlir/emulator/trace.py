@@ -13,6 +13,8 @@ machine's clock; the cycle values are kept in each event's args.
 
 from __future__ import annotations
 
+from rapid_mlir.emulator.loader import MPE
+
 
 def _stream_key(st) -> str:
     return f"core{st.core}.{st.name}"
@@ -84,6 +86,9 @@ def chrome_trace(emu) -> dict:
             origin = code.origin(pc)
             if origin is not None:
                 args["origin"] = str(origin)
+            compiled = code.code[pc] if pc < len(code.code) else None
+            if compiled is not None and compiled[0] == MPE:
+                args["macs"] = compiled[1].macs
             cat = "instruction"
         else:
             cat = "stall"

@@ -1,0 +1,1 @@
+"""Networks written with `GraphBuilder`, with seeded random weights (no downloads)."""
