@@ -145,7 +145,7 @@ class Machine:
 
     sfu_transcendental_factor: int = _param(1, 64, 4)
     """How many times the cost of an add a transcendental SFU op (sigmoid, tanh, exp,
-    erf, sqrt, reciprocal, divide) takes, 1..64. *Assumed* ("several times slower")."""
+    erf, sqrt, reciprocal, log, divide) takes, 1..64. *Assumed* ("several times slower")."""
 
     scalar_cycles: int = _param(1, 100, 1)
     """Cycles of one control instruction (li, addi, loop, signal, wait, ...), 1..100.
@@ -166,6 +166,17 @@ class Machine:
     registers: int = _param(2, 256, 16)
     """Scalar address registers per instruction stream, 2..256; r0 always reads as 0.
     *Assumed*."""
+
+    host_call_cycles: int = _param(0, 100_000_000, 16_000)
+    """Cycles a `host N` call (an nn op run on the host, RaPiDLib's fallback) costs besides
+    moving its tensors, 0..10^8: noticing that the device reached the call, the driver
+    round trip and the host's compute. *Assumed*: 16000 cycles = 10 us at 1.6 GHz, the
+    order of a launch/completion round trip of a PCIe-attached accelerator."""
+
+    host_link_gbps: float = _param(0.1, 1000.0, 16.0)
+    """Bandwidth between device DRAM and the host in GB/s (10^9 bytes/s), 0.1..1000: a host
+    call moves the tensors it reads and writes at this rate. *Assumed*: 16 GB/s, a PCIe
+    Gen4 x8 (or Gen3 x16) link."""
 
     fp16_format: str = _choice("ieee", FP16_FORMATS)
     """16-bit float format of the device: "ieee" (IEEE 754 binary16) or "dlfloat16"
@@ -219,6 +230,11 @@ class Machine:
     def peak_tflops(self) -> float:
         """Peak fp16 throughput of the chip in TFLOPS (a MAC counts as 2 FLOP)."""
         return self.peak_macs_per_cycle * 2 * self.clock_ghz / 1000.0
+
+    @property
+    def host_link_bytes_per_cycle(self) -> float:
+        """Host link bandwidth in bytes per core clock cycle."""
+        return self.host_link_gbps / self.clock_ghz
 
     @property
     def streams_per_core(self) -> list[str]:

@@ -24,6 +24,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from rapid_mlir.backend.encoding import EncodingError, encode
+from rapid_mlir.backend.host import HostOpError, check_host_op, check_host_ops, unknown_entry
 from rapid_mlir.backend.isa import (
     INSTRUCTIONS,
     AccessPattern,
@@ -35,7 +36,7 @@ from rapid_mlir.backend.isa import (
     Window,
 )
 from rapid_mlir.backend.isa_check import IsaError, check_stream
-from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
+from rapid_mlir.backend.program import DataSegment, HostOp, HostTensor, Program, TensorSymbol
 from rapid_mlir.machine import DEFAULT_MACHINE, PRESETS, Machine, MachineError, load_machine
 
 GRAMMAR_PATH = Path(__file__).with_name("asm_grammar.lark")
@@ -51,6 +52,7 @@ _KIND_TEXT = {
     Kind.AP: "an access pattern SPACE[BASE] TYPE {size:stride, ...}",
     Kind.AP_PAD: "an access pattern SPACE[BASE] TYPE {size:stride, ...} [pad {lo:hi, ...}]",
     Kind.WINDOW: "a window {size:stride, ...}",
+    Kind.HOST_OP: "a host-op index",
 }
 
 _TERMINAL_TEXT = {
@@ -131,8 +133,9 @@ def dram_entries(program: Program) -> list[DramEntry]:
 
 def check_program(program: Program) -> None:
     """Everything the assembler guarantees, for a Program from anywhere: unique names,
-    data sizes matching shapes, the DRAM layout, every stream (`check_stream`) and every
-    instruction's encoding. Raises a ValueError subclass naming what is wrong."""
+    data sizes matching shapes, the DRAM layout, every stream (`check_stream`), every
+    instruction's encoding and the host-op manifest (`host.check_host_ops`). Raises a
+    ValueError subclass naming what is wrong."""
     machine = program.machine
     seen: set[str] = set()
     for entry in list(program.symbols) + list(program.data):
@@ -154,6 +157,7 @@ def check_program(program: Program) -> None:
                 encode(instr)
             except EncodingError as e:
                 raise EncodingError(f"core {core} stream {stream}, instruction {pc}: {e}") from None
+    check_host_ops(program)
 
 
 def canonical_stream_order(program: Program) -> None:
@@ -184,10 +188,24 @@ class _PendingData:
 
 
 @dataclass
+class _PendingHost:
+    layer: str
+    loc: _Loc
+    inputs: list[HostTensor] = field(default_factory=list)
+    outputs: list[HostTensor] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+_HOST_PARTS = ("host_in", "host_out", "host_mlir")
+
+
+@dataclass
 class _State:
     machine_directive: tuple[str, _Loc] | None = None
     symbols: list[tuple[TensorSymbol, _Loc]] = field(default_factory=list)
     data: list[_PendingData] = field(default_factory=list)
+    host_ops: list[_PendingHost] = field(default_factory=list)
+    host_open: bool = False  # the previous statement was `.host` or one of its parts
     names: set[str] = field(default_factory=set)
     core: int | None = None
     stream: tuple[int, str] | None = None
@@ -342,7 +360,11 @@ class _Assembler:
         except UnexpectedInput as e:
             raise self.syntax_error(e) from None
         for stmt in tree.children:
+            if stmt.data not in _HOST_PARTS:
+                self.st.host_open = False
             getattr(self, "d_" + stmt.data)(stmt)
+            if stmt.data == "host":
+                self.st.host_open = True
 
     def d_machine(self, t: Tree) -> None:
         (tok,) = t.children
@@ -388,6 +410,38 @@ class _Assembler:
             path_tok, entry_tok = init.children
             seg.npz = (_unquote(path_tok), _unquote(entry_tok), self.loc(init))
         self.st.data.append(seg)
+
+    def d_host(self, t: Tree) -> None:
+        index_tree, layer_tok = t.children
+        index = self.integer(index_tree, ".host: the index")
+        if index != len(self.st.host_ops):
+            raise self.error(self.loc(index_tree), f".host {index}: expected host op {len(self.st.host_ops)} "
+                                                   "(host ops are numbered in order from 0)")
+        self.st.host_ops.append(_PendingHost(_unquote(layer_tok), self.loc(t)))
+
+    def host_part(self, t: Tree) -> _PendingHost:
+        if not self.st.host_open:
+            raise self.error(self.loc(t), f".{t.data} must follow a .host directive (or another "
+                                          f"{', '.join('.' + p for p in _HOST_PARTS)} of it)")
+        return self.st.host_ops[-1]
+
+    def host_tensor(self, t: Tree, kind: str) -> None:
+        entry = self.host_part(t)
+        name_tok, dtype_tok, shape, addr = t.children
+        name = _unquote(name_tok) if name_tok.type == "STRING" else str(name_tok)
+        what = f".{t.data} {name}"
+        tensor = HostTensor(name, self.dtype(dtype_tok, what), self.shape(shape, what),
+                            self.integer(addr, f"{what}: the address"))
+        (entry.inputs if kind == "input" else entry.outputs).append(tensor)
+
+    def d_host_in(self, t: Tree) -> None:
+        self.host_tensor(t, "input")
+
+    def d_host_out(self, t: Tree) -> None:
+        self.host_tensor(t, "output")
+
+    def d_host_mlir(self, t: Tree) -> None:
+        self.host_part(t).lines.append(_unquote(t.children[0]))
 
     def d_core(self, t: Tree) -> None:
         core = self.integer(t.children[0], ".core")
@@ -479,7 +533,7 @@ class _Assembler:
             if not match:
                 raise wrong()
             return int(match.group(1))
-        if kind in (Kind.IMM, Kind.COUNT, Kind.LEN):
+        if kind in (Kind.IMM, Kind.COUNT, Kind.LEN, Kind.HOST_OP):
             if item.data != "number":
                 raise wrong()
             return self.integer(item, what)
@@ -631,9 +685,20 @@ class _Assembler:
             check_dram_layout(dram_entries(program), machine.dram_bytes)
         except LayoutError as e:
             raise self.error(locs[e.index], str(e)) from None
+        for i, pending in enumerate(st.host_ops):
+            entry = HostOp(pending.layer, "\n".join(pending.lines), tuple(pending.inputs), tuple(pending.outputs))
+            try:
+                check_host_op(entry, i, machine)
+            except HostOpError as e:
+                raise self.error(pending.loc, str(e)) from None
+            program.host_ops.append(entry)
         for key, entries in st.streams.items():
             self.check_stream(machine, key, entries)
             program.streams[key] = [instr for instr, _ in entries]
+            for pc, (instr, loc) in enumerate(entries):
+                if instr.mnemonic == "host" and instr.operands["entry"] >= len(st.host_ops):
+                    raise self.error(loc, f"core {key[0]} stream {key[1]}, instruction {pc}: "
+                                          + unknown_entry(instr.operands["entry"], len(st.host_ops)))
         canonical_stream_order(program)
         return program
 

@@ -9,7 +9,7 @@ The field table of each instruction (`FORMATS`) is built from the operand kinds,
 new instruction in `isa.py` gets an encoding without code here:
 
     reg 8 | imm 32 signed | fimm 32 (IEEE fp32 bits) | count 24 | len 16 | sem 16 |
-    core 8 | ap: space 2, dtype 2, reg 8, offset 32 signed, ndims 3, core.present 1,
+    core 8 | host_op 16 | ap: space 2, dtype 2, reg 8, offset 32 signed, ndims 3, core.present 1,
     core 8, then MAX_DIMS x (size SIZE_BITS, stride STRIDE_BITS signed) |
     ap_pad: ap, has_pads 1, MAX_DIMS x (pad_lo 8, pad_hi 8) |
     window: ndims 2, MAX_WINDOW_DIMS x (size 16, stride 24 signed)
@@ -78,7 +78,7 @@ class Field:
 
 _SCALAR_BITS = {Kind.REG: (8, False), Kind.IMM: (32, True), Kind.FIMM: (32, False),
                 Kind.COUNT: (24, False), Kind.LEN: (16, False), Kind.SEM: (16, False),
-                Kind.CORE: (8, False)}
+                Kind.CORE: (8, False), Kind.HOST_OP: (16, False)}
 
 
 def _ap_fields(name: str) -> list[Field]:

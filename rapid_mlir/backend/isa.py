@@ -78,6 +78,7 @@ class Kind(str, Enum):
     AP = "ap"          # access pattern
     AP_PAD = "ap_pad"  # access pattern with zero/constant padding per dimension (DMA source)
     WINDOW = "window"  # pooling window: up to 2 (size, stride) pairs
+    HOST_OP = "host_op"  # index of an entry of the program's host-op manifest, 0..2^16-1
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,11 @@ _SPECS: list[InstrSpec] = [
     InstrSpec("barrier", 0x08, Engine.ANY, (),
               "block until the same stream of every core that has that stream in the program has "
               "reached its k-th barrier", _CONTROL),
+    InstrSpec("host", 0x09, Engine.ANY, _ops("entry:host_op"),
+              "run entry `entry` of the program's host-op manifest on the host: read its input "
+              "tensors from DRAM (f16 or f32 as each says), run its nn op with the reference "
+              "kernels in fp32, write its output tensors to DRAM; the stream waits for the call",
+              "host_call_cycles + ceil(bytes read and written / (host_link_gbps / clock_ghz))"),
     InstrSpec("dma.copy", 0x10, Engine.DMA, _ops("dst:ap", "src:ap_pad", "padval:fimm?"),
               "for each index i of dst's shape: dst[i] = src[i] if i is inside src's unpadded "
               "region else padval (default 0.0); element types must match (bytes are copied); "
@@ -220,6 +226,10 @@ _SPECS += [
               "dst = min(max(src, lo), hi)", _SFU_TIME),
     InstrSpec("sfu.scale", 0x39, Engine.SFU, _ops("dst:ap", "src:ap", "mul:fimm", "add:fimm"),
               "dst = src * mul + add", _SFU_TIME),
+    # The natural logarithm: with sfu.exp it gives powers, x^p = exp(p * log(x)) (LRN).
+    InstrSpec("sfu.log", 0x3A, Engine.SFU, _ops("dst:ap", "src:ap"),
+              "dst = log(src), the natural logarithm (-inf at 0, NaN below 0); computed in fp32, "
+              "rounded to dst's type", _SFU_TIME + " * sfu_transcendental_factor", True),
 ]
 _BINARY = {"add": ("a + b", False), "sub": ("a - b", False), "mul": ("a * b", False),
            "div": ("a / b", True), "max": ("max(a, b)", False), "min": ("min(a, b)", False)}

@@ -17,7 +17,7 @@ _KIND_TEXT = {
     Kind.REG: "register `rN`", Kind.IMM: "32-bit signed integer", Kind.FIMM: "fp32 immediate",
     Kind.COUNT: "trip count 1..2^24-1", Kind.LEN: "body length 1..2^16-1", Kind.SEM: "semaphore `sN`",
     Kind.CORE: "target core `@N`", Kind.AP: "access pattern", Kind.AP_PAD: "access pattern with pads",
-    Kind.WINDOW: "window `{size:stride, ...}`",
+    Kind.WINDOW: "window `{size:stride, ...}`", Kind.HOST_OP: "host-op manifest entry 0..2^16-1",
 }
 
 

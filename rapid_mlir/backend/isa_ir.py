@@ -22,7 +22,15 @@ from xdsl.dialects.builtin import (
 
 from rapid_mlir.backend.isa import DType
 from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
-from rapid_mlir.dialects.rapid_isa import CoreOp, DataOp, InstructionOp, ProgramOp, StreamOp, TensorOp
+from rapid_mlir.dialects.rapid_isa import (
+    CoreOp,
+    DataOp,
+    HostEntryOp,
+    InstructionOp,
+    ProgramOp,
+    StreamOp,
+    TensorOp,
+)
 
 
 def segment_bytes(values: np.ndarray, dtype: DType, machine) -> bytes:
@@ -67,8 +75,10 @@ def _data_segment(op: DataOp, machine, stores: dict) -> DataSegment:
                        segment_bytes(values, dtype, machine), source)
 
 
-def program_to_module(program: Program) -> ModuleOp:
-    """The program as a module holding one `rapid_isa.program`."""
+def program_to_module(program: Program, machine_spec: str | None = None) -> ModuleOp:
+    """The program as a module holding one `rapid_isa.program`; its `machine` is
+    `machine_spec` (the preset name or machine file the program was built from) when
+    given, else the machine's name (a preset)."""
     body = []
     for sym in program.symbols:
         body.append(TensorOp.build(properties={
@@ -78,11 +88,12 @@ def program_to_module(program: Program) -> ModuleOp:
             "address": IntegerAttr(sym.address, i64)}))
     machine = program.machine
     body += [_data_op(seg, machine) for seg in program.data]
+    body += [HostEntryOp.from_host_op(i, h) for i, h in enumerate(program.host_ops)]
     for core in sorted({c for c, _ in program.streams}):
         streams = [StreamOp(name, [InstructionOp.from_instruction(i) for i in program.streams[(core, name)]])
                    for name in machine.streams_per_core if (core, name) in program.streams]
         body.append(CoreOp(core, streams))
-    return ModuleOp([ProgramOp(machine.name, body)])
+    return ModuleOp([ProgramOp(machine_spec or machine.name, body)])
 
 
 def module_to_program(module: ModuleOp) -> Program:
@@ -96,6 +107,8 @@ def module_to_program(module: ModuleOp) -> Program:
     for op in prog_op.body.block.ops:
         if isinstance(op, DataOp):
             program.data.append(_data_segment(op, program.machine, stores))
+        if isinstance(op, HostEntryOp):
+            program.host_ops.append(op.host_op())
         if isinstance(op, TensorOp):
             program.symbols.append(TensorSymbol(
                 op.sym_name.data, op.kind.data, DType[op.dtype.data.upper()],

@@ -24,11 +24,12 @@ from rapid_mlir.backend.isa import (
     Kind,
     Window,
 )
-from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
+from rapid_mlir.backend.program import DataSegment, HostOp, HostTensor, Program, TensorSymbol
 
 INDENT = "    "
 VALUES_PER_LINE = 16
 _PLAIN_MACHINE_NAME = re.compile(r"[A-Za-z0-9_.\-/]+")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 
 
 def format_float(x: float) -> str:
@@ -75,7 +76,7 @@ def format_operand(kind: Kind, value) -> str:
         return f"s{value}"
     if kind is Kind.IMM:
         return format_int(value)
-    if kind in (Kind.COUNT, Kind.LEN):
+    if kind in (Kind.COUNT, Kind.LEN, Kind.HOST_OP):
         return str(value)
     if kind is Kind.FIMM:
         return format_float(value)
@@ -152,6 +153,27 @@ def format_data(seg: DataSegment, fp16_format: str) -> str:
     return head + " " + f",\n{INDENT}".join(rows)
 
 
+def quote(text: str) -> str:
+    """A quoted string the assembler reads back as `text` (backslash escapes `"` and `\\`)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_host_tensor(kind: str, t: HostTensor) -> str:
+    """`.host_in x f16 [4, 8] @ 0x0` (the name quoted unless it is a plain name)."""
+    name = t.name if _PLAIN_NAME.fullmatch(t.name) else quote(t.name)
+    return f".host_{kind} {name} {t.dtype.name.lower()} {format_shape(t.shape)} @ {format_int(t.address)}"
+
+
+def format_host_op(index: int, op: HostOp) -> list[str]:
+    """The directives of one host-op manifest entry: `.host N "layer"`, its tensors, then
+    one `.host_mlir` line per line of its function's text."""
+    lines = [f".host {index} {quote(op.layer)}"]
+    lines += [format_host_tensor("in", t) for t in op.inputs]
+    lines += [format_host_tensor("out", t) for t in op.outputs]
+    lines += [f".host_mlir {quote(line)}" for line in op.function.split("\n")]
+    return lines
+
+
 def format_machine_name(name: str) -> str:
     """The operand of `.machine`: the name, quoted unless it is a plain word."""
     if _PLAIN_MACHINE_NAME.fullmatch(name):
@@ -165,6 +187,8 @@ def program_to_text(program: Program) -> str:
     lines = [f".machine {format_machine_name(machine.name)}"]
     lines += [format_symbol(s) for s in program.symbols]
     lines += [format_data(d, machine.fp16_format) for d in program.data]
+    for i, op in enumerate(program.host_ops):
+        lines += format_host_op(i, op)
     order = {name: i for i, name in enumerate(machine.streams_per_core)}
     keys = sorted(program.streams, key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))
     core = None

@@ -3,7 +3,8 @@ emulator runs.
 
 A program is built for one machine. Each core has up to one instruction stream per
 engine (`dma0`, `mpe0`, `sfu0`, ...); DRAM holds the initialised data segments
-(weights) and the named input and output tensors listed in the symbol table.
+(weights) and the named input and output tensors listed in the symbol table. The
+host-op manifest lists the `nn` ops the host runs in between (`host N` runs entry N).
 """
 
 from __future__ import annotations
@@ -51,14 +52,49 @@ class DataSegment:
         return len(self.data)
 
 
+@dataclass(frozen=True)
+class HostTensor:
+    """A DRAM tensor a host op reads or writes (row-major, contiguous): a program input
+    or output, a data segment or a scratch buffer, named for reports."""
+
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    address: int
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+@dataclass(frozen=True)
+class HostOp:
+    """One entry of the host-op manifest, run by the `host N` instruction: an `nn` op with
+    no device lowering (or marked `nn.host`), as the MLIR text of a function
+    `func.func @host(inputs...) -> (outputs...)` holding it, and the DRAM tensors that
+    carry its operands (`inputs`, one per function argument) and results (`outputs`)."""
+
+    layer: str
+    function: str
+    inputs: tuple[HostTensor, ...] = ()
+    outputs: tuple[HostTensor, ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes that cross the host link per call (read and written)."""
+        return sum(t.nbytes for t in self.inputs) + sum(t.nbytes for t in self.outputs)
+
+
 @dataclass
 class Program:
-    """Streams per (core, stream name), the symbol table and the data segments."""
+    """Streams per (core, stream name), the symbol table, the data segments and the
+    host-op manifest (entry N is what `host N` runs)."""
 
     machine: object  # rapid_mlir.machine.Machine
     streams: dict[tuple[int, str], list[Instruction]] = field(default_factory=dict)
     symbols: list[TensorSymbol] = field(default_factory=list)
     data: list[DataSegment] = field(default_factory=list)
+    host_ops: list[HostOp] = field(default_factory=list)
 
     def symbol(self, name: str) -> TensorSymbol:
         for s in self.symbols:

@@ -13,8 +13,12 @@ Layout (all integers little-endian):
 Header: {"machine": {...every Machine field...}, "machine_fingerprint": "...",
 "payload_length": P, "symbols": [{name, kind, dtype, shape, address}],
 "data": [{name, dtype, shape, address, offset, length}],
-"code": [{core, stream, offset, length, count, origins?}]}; offsets are relative to the start of
-the payload. Code sections hold `encoding.encode` of each instruction in order.
+"code": [{core, stream, offset, length, count, origins?}],
+"host_ops": [{layer, function, inputs: [{name, dtype, shape, address}], outputs: [...]}]};
+offsets are relative to the start of the payload. Code sections hold `encoding.encode`
+of each instruction in order; `host_ops` is the host-op manifest (entry N is what
+`host N` runs; `function` is the MLIR text of the op's function). Version 2 added
+`host_ops` and the `host` instruction.
 
 `read_rbin` checks everything again (sizes, checksum, header types, section bounds,
 every instruction's encoding and `check_stream`), and raises `RbinError` with a message
@@ -33,11 +37,11 @@ import struct
 from rapid_mlir.backend.assembler import canonical_stream_order, check_program
 from rapid_mlir.backend.encoding import EncodingError, decode, encode_stream
 from rapid_mlir.backend.isa import DType
-from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
+from rapid_mlir.backend.program import DataSegment, HostOp, HostTensor, Program, TensorSymbol
 from rapid_mlir.machine import Machine, MachineError
 
 MAGIC = b"RBIN"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PREFIX = struct.Struct("<4sHHI")
 CHECKSUM_BYTES = 32
 
@@ -53,7 +57,8 @@ _TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an obj
 def write_rbin(program: Program) -> bytes:
     """The `.rbin` bytes of a program (checked with `assembler.check_program` first)."""
     check_program(program)
-    canonical = Program(program.machine, dict(program.streams), program.symbols, program.data)
+    canonical = Program(program.machine, dict(program.streams), program.symbols, program.data,
+                        program.host_ops)
     canonical_stream_order(canonical)
     payload = bytearray()
     code = []
@@ -80,10 +85,17 @@ def write_rbin(program: Program) -> bytes:
                      "shape": list(s.shape), "address": s.address} for s in program.symbols],
         "data": data,
         "code": code,
+        "host_ops": [{"layer": h.layer, "function": h.function,
+                      "inputs": [_host_tensor_json(t) for t in h.inputs],
+                      "outputs": [_host_tensor_json(t) for t in h.outputs]} for h in program.host_ops],
     }
     head = json.dumps(header, separators=(",", ":")).encode()
     body = PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(head)) + head + bytes(payload)
     return body + hashlib.sha256(body).digest()
+
+
+def _host_tensor_json(t: HostTensor) -> dict:
+    return {"name": t.name, "dtype": t.dtype.name.lower(), "shape": list(t.shape), "address": t.address}
 
 
 def _origin_runs(instrs) -> list[list]:
@@ -265,6 +277,27 @@ def _streams(code: list[dict], payload: bytes, machine: Machine) -> dict:
     return streams
 
 
+def _host_ops(header: dict) -> list[HostOp]:
+    """The host-op manifest, every field checked (the functions are checked with the rest
+    of the program)."""
+    out = []
+    for i, h in enumerate(_list(header, "host_ops")):
+        where = f"header 'host_ops' entry {i}"
+        tensors = {}
+        for kind in ("inputs", "outputs"):
+            items = _get(h, kind, list, where)
+            tensors[kind] = []
+            for j, t in enumerate(items):
+                at = f"{where} {kind} {j}"
+                if not isinstance(t, dict):
+                    raise RbinError(f"{at} must be an object, got {t!r}")
+                tensors[kind].append(HostTensor(_get(t, "name", str, at), _dtype(t, at), _shape(t, at),
+                                                _nonneg(t, "address", at)))
+        out.append(HostOp(_get(h, "layer", str, where), _get(h, "function", str, where),
+                          tuple(tensors["inputs"]), tuple(tensors["outputs"])))
+    return out
+
+
 def read_rbin(data: bytes, expect_machine: Machine | None = None) -> Program:
     """The program in `.rbin` bytes, checked as the assembler checks programs.
 
@@ -299,7 +332,7 @@ def read_rbin(data: bytes, expect_machine: Machine | None = None) -> Program:
             raise RbinError(f"data '{seg.name}' {seg.dtype.name.lower()} {list(seg.shape)} needs "
                             f"{want} bytes but its section has {seg.nbytes}")
         segments.append(seg)
-    program = Program(machine, _streams(code, payload, machine), symbols, segments)
+    program = Program(machine, _streams(code, payload, machine), symbols, segments, _host_ops(header))
     canonical_stream_order(program)
     try:
         check_program(program)

@@ -6,6 +6,7 @@ cannot drift apart. Structure:
 
     rapid_isa.program machine "rapid-4c" {
       rapid_isa.tensor input "x" f16 [64, 64] at 0
+      rapid_isa.host_op 0 "t" reads [...] writes [...] function "func.func @host(...) ..."
       rapid_isa.core 0 {
         rapid_isa.stream "dma0" {
           rapid_isa.dma_copy lx[r1 + 64] f16 {8:64, 8:1}, dram[0] f16 {8:64, 8:1}
@@ -59,6 +60,7 @@ from xdsl.utils.exceptions import VerifyException
 from rapid_mlir.backend import isa
 from rapid_mlir.backend.isa import AccessPattern, DType, InstrSpec, Instruction, Kind, Space, Window
 from rapid_mlir.backend.isa_check import IsaError, check_instruction
+from rapid_mlir.backend.program import HostOp, HostTensor
 from rapid_mlir.backend.printer import format_dims, format_operand
 
 ORIGIN_ATTR = "origin"
@@ -216,7 +218,7 @@ class WindowAttr(ParametrizedAttribute):
 # Operand kinds <-> properties and text
 # ---------------------------------------------------------------------------
 
-_INT_KINDS = (Kind.REG, Kind.IMM, Kind.COUNT, Kind.LEN, Kind.SEM, Kind.CORE)
+_INT_KINDS = (Kind.REG, Kind.IMM, Kind.COUNT, Kind.LEN, Kind.SEM, Kind.CORE, Kind.HOST_OP)
 
 
 def _to_prop(kind: Kind, value) -> Attribute:
@@ -311,6 +313,102 @@ class ProgramOp(IRDLOperation):
 
     def verify_(self) -> None:
         self.machine_description()
+        entries = [op for op in self.body.block.ops if isinstance(op, HostEntryOp)]
+        for i, entry in enumerate(entries):
+            if entry.index.value.data != i:
+                raise VerifyException(f"rapid_isa.program: host op {entry.index.value.data} is the "
+                                      f"program's entry {i} (number them in order from 0)")
+        for op in self.walk():
+            if isinstance(op, InstructionOp) and op.SPEC.mnemonic == "host":
+                index = op.properties["entry"].value.data
+                if not 0 <= index < len(entries):
+                    from rapid_mlir.backend.host import unknown_entry
+
+                    raise VerifyException(f"rapid_isa.program: {unknown_entry(index, len(entries))}")
+
+
+@irdl_attr_definition
+class HostTensorAttr(ParametrizedAttribute):
+    """A DRAM tensor a host op reads or writes: `#rapid_isa.host_tensor<"x" f16 [4, 8] at 0>`."""
+
+    name = "rapid_isa.host_tensor"
+    sym_name: StringAttr
+    dtype: StringAttr
+    shape: ArrayAttr[IntAttr]
+    address: IntAttr
+
+    @staticmethod
+    def from_tensor(t: HostTensor) -> HostTensorAttr:
+        return HostTensorAttr(StringAttr(t.name), StringAttr(t.dtype.name.lower()),
+                              ArrayAttr([IntAttr(d) for d in t.shape]), IntAttr(t.address))
+
+    def to_tensor(self) -> HostTensor:
+        return HostTensor(self.sym_name.data, DType[self.dtype.data.upper()],
+                          tuple(d.data for d in self.shape.data), self.address.data)
+
+    def verify(self) -> None:
+        if self.dtype.data not in ("f16", "f32"):
+            raise VerifyException(f"rapid_isa.host_tensor: dtype must be f16 or f32 but is '{self.dtype.data}'")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            name = parser.parse_str_literal()
+            dtype = parser.parse_identifier()
+            shape = parser.parse_comma_separated_list(
+                parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_negative=False, allow_boolean=False))
+            parser.parse_keyword("at")
+            address = parser.parse_integer(allow_negative=False, allow_boolean=False)
+        return [StringAttr(name), StringAttr(dtype), ArrayAttr([IntAttr(d) for d in shape]), IntAttr(address)]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string("<")
+        printer.print_string_literal(self.sym_name.data)
+        shape = ", ".join(str(d.data) for d in self.shape.data)
+        printer.print_string(f" {self.dtype.data} [{shape}] at {self.address.data}>")
+
+
+@irdl_op_definition
+class HostEntryOp(IRDLOperation):
+    """Entry `index` of the host-op manifest (what `host index` runs): the layer, the DRAM
+    tensors it reads and writes, and the MLIR text of the function holding its nn op."""
+
+    name = "rapid_isa.host_op"
+    index = prop_def(IntegerAttr[I64])
+    """The entry's number: `host index` runs it (entries are numbered in order from 0)."""
+    layer = prop_def(StringAttr)
+    """The layer name, shown in traces."""
+    reads = prop_def(ArrayAttr[HostTensorAttr])
+    """The DRAM tensors holding the function's arguments, in order."""
+    writes = prop_def(ArrayAttr[HostTensorAttr])
+    """The DRAM tensors receiving the function's results, in order."""
+    function = prop_def(StringAttr)
+    """The MLIR text of `func.func @host(...)` holding the nn op."""
+    traits = traits_def(HasParent(ProgramOp))
+    assembly_format = "$index $layer `reads` $reads `writes` $writes `function` $function attr-dict"
+
+    @staticmethod
+    def from_host_op(index: int, op: HostOp) -> HostEntryOp:
+        return HostEntryOp.build(properties={
+            "index": IntegerAttr(index, i64), "layer": StringAttr(op.layer),
+            "reads": ArrayAttr([HostTensorAttr.from_tensor(t) for t in op.inputs]),
+            "writes": ArrayAttr([HostTensorAttr.from_tensor(t) for t in op.outputs]),
+            "function": StringAttr(op.function)})
+
+    def host_op(self) -> HostOp:
+        return HostOp(self.layer.data, self.function.data, tuple(a.to_tensor() for a in self.reads.data),
+                      tuple(a.to_tensor() for a in self.writes.data))
+
+    def verify_(self) -> None:
+        from rapid_mlir.backend.host import HostOpError, check_host_op
+
+        program = self.parent_op()
+        if not isinstance(program, ProgramOp):
+            return
+        try:
+            check_host_op(self.host_op(), self.index.value.data, program.machine_description())
+        except HostOpError as e:
+            raise VerifyException(f"rapid_isa.host_op: {e}") from None
 
 
 @irdl_op_definition
@@ -502,6 +600,6 @@ OP_CLASSES: dict[str, type[InstructionOp]] = {m: _make_op_class(s) for m, s in i
 
 RapidIsa = Dialect(
     "rapid_isa",
-    [ProgramOp, TensorOp, DataOp, CoreOp, StreamOp, *OP_CLASSES.values()],
-    [AccessPatternAttr, WindowAttr],
+    [ProgramOp, TensorOp, DataOp, HostEntryOp, CoreOp, StreamOp, *OP_CLASSES.values()],
+    [AccessPatternAttr, WindowAttr, HostTensorAttr],
 )

@@ -36,6 +36,7 @@ from xdsl.dialects.builtin import (
     IntAttr,
     IntegerAttr,
     StringAttr,
+    TensorType,
     UnitAttr,
 )
 from xdsl.dialects.utils import EnumAttribute
@@ -65,7 +66,14 @@ from xdsl.irdl import (
 )
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
-from xdsl.traits import HasAncestor, IsolatedFromAbove, IsTerminator, NoTerminator
+from xdsl.traits import (
+    HasAncestor,
+    HasParent,
+    IsolatedFromAbove,
+    IsTerminator,
+    NoTerminator,
+    SingleBlockImplicitTerminator,
+)
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
@@ -126,8 +134,9 @@ class BufferType(ParametrizedAttribute, TypeAttribute):
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
-            printer.print_dimension_list(self.get_shape())
-            printer.print_string("x")
+            if self.get_shape():  # a scalar (rank 0, as a reduction's result) is `<f16, dram>`
+                printer.print_dimension_list(self.get_shape())
+                printer.print_string("x")
             printer.print_attribute(self.element_type)
             printer.print_string(f", {self.space.data.value}")
 
@@ -282,19 +291,46 @@ class KernelOp(IRDLOperation):
 
 @irdl_op_definition
 class CoreletOp(IRDLOperation):
-    """The code of one corelet (its MPE and SFU work, and its ACC buffers)."""
+    """The code of one corelet (its MPE and SFU work, and its ACC buffers).
+
+    `cores F to L` restricts the region to the kernel's cores F..L (inclusive): the
+    kernel is SPMD, but cores whose share of the work has other sizes (the last core of an
+    uneven split, or cores at an image border whose input windows are padded) get their
+    own regions. Without it the region runs on every core of the kernel.
+    """
 
     name = "rapid_mem.corelet"
     index = prop_def(IntegerAttr[I64])
+    first_core = opt_prop_def(IntegerAttr[I64])
+    last_core = opt_prop_def(IntegerAttr[I64])
     body = region_def("single_block")
     traits = traits_def(NoTerminator(), HasAncestor(KernelOp))
-    assembly_format = "$index attr-dict-with-keyword $body"
+    assembly_format = "$index (`cores` $first_core^ `to` $last_core)? attr-dict-with-keyword $body"
+
+    def core_range(self) -> tuple[int, int] | None:
+        """The (first, last) cores the region runs on, None for all of the kernel's."""
+        if self.first_core is None:
+            return None
+        last = self.last_core.value.data if self.last_core is not None else self.first_core.value.data
+        return self.first_core.value.data, last
+
+    def runs_on(self, core: int) -> bool:
+        """Whether the region's code is part of core `core`'s streams."""
+        span = self.core_range()
+        return span is None or span[0] <= core <= span[1]
 
     def verify_(self) -> None:
         kernel = _kernel(self)
         if kernel is not None and not 0 <= self.index.value.data < kernel.corelets.value.data:
             raise VerifyException(f"rapid_mem.corelet: index {self.index.value.data} but the kernel "
                                   f"has {kernel.corelets.value.data} corelets")
+        if (self.first_core is None) != (self.last_core is None):
+            raise VerifyException("rapid_mem.corelet: give both the first and the last core, or neither")
+        span = self.core_range()
+        cores = kernel.cores.value.data if kernel is not None else 1
+        if span is not None and not 0 <= span[0] <= span[1] < cores:
+            raise VerifyException(f"rapid_mem.corelet: cores {span[0]} to {span[1]} but the kernel runs on "
+                                  f"cores 0 to {cores - 1}")
 
 
 @irdl_op_definition
@@ -374,6 +410,29 @@ class ScratchOp(IRDLOperation):
 
 
 @irdl_op_definition
+class ViewOp(IRDLOperation):
+    """The same DRAM bytes as another buffer of the same element count (`nn.reshape`,
+    `nn.flatten`): nothing moves; the view has its source's address.
+
+        %v = rapid_mem.view %x : !rapid_mem.buffer<2x3x4xf16, dram> -> !rapid_mem.buffer<2x12xf16, dram>
+    """
+
+    name = "rapid_mem.view"
+    source = operand_def(BufferType)
+    buffer = result_def(BufferType)
+    assembly_format = "$source attr-dict `:` type($source) `->` type($buffer)"
+
+    def verify_(self) -> None:
+        src, dst = self.source.type, self.buffer.type
+        if src.space.data is not MemSpace.DRAM or dst.space.data is not MemSpace.DRAM:
+            raise VerifyException(f"rapid_mem.view: views are of dram buffers, found {src} -> {dst}")
+        if src.element_type != dst.element_type or src.elements != dst.elements:
+            raise VerifyException(f"rapid_mem.view: {src} and {dst} differ in element type or count")
+        if _kernel(self) is not None:
+            raise VerifyException("rapid_mem.view: define views outside kernels")
+
+
+@irdl_op_definition
 class ReadyOp(IRDLOperation):
     """A token complete from the start (e.g. "buffer free" before a pipeline's first step)."""
 
@@ -423,20 +482,27 @@ class WorkOp(IRDLOperation):
         kernel = _kernel(self)
         loops = {p.label.data: p.count.value.data for p in _ancestors(self) if isinstance(p, LoopOp)}
         cores = kernel.cores.value.data if kernel is not None else 1
+        corelet = _corelet(self)
+        span = corelet.core_range() if corelet is not None else None
         for buf, access, name in self.accesses():
-            check_access(self.name, name, buf.type, access, loops, cores)
+            check_access(self.name, name, buf.type, access, loops, cores, span)
 
 
 def check_access(op: str, name: str, buf: BufferType, access: AccessAttr, loops: dict[str, int],
-                 cores: int) -> None:
-    """Raises VerifyException unless every element the access touches lies in the buffer."""
+                 cores: int, core_range: tuple[int, int] | None = None) -> None:
+    """Raises VerifyException unless every element the access touches lies in the buffer
+    (on cores 0..cores-1, or on `core_range`'s first..last). A padded access whose padding
+    covers a whole dimension touches nothing."""
     for label in access.loops:
         if label not in loops:
             raise VerifyException(f"{op}: {name} access steps with loop '{label}' but no enclosing "
                                   f"loop has that label")
-    lo = hi = access.offset.data
-    steps = [(c, loops[l]) for l, c in access.loops.items()] + [(access.core.data, cores)]
     pads = access.pad_pairs or ((0, 0),) * len(access.dim_pairs)
+    if any(size - plo - phi <= 0 for (size, _), (plo, phi) in zip(access.dim_pairs, pads)):
+        return
+    first, last = core_range if core_range is not None else (0, cores - 1)
+    lo = hi = access.offset.data + access.core.data * first
+    steps = [(c, loops[l]) for l, c in access.loops.items()] + [(access.core.data, last - first + 1)]
     for coef, count in steps:
         span = coef * (count - 1)
         lo, hi = lo + min(0, span), hi + max(0, span)
@@ -534,7 +600,7 @@ class MpeOp(WorkOp):
                                   "form c[mo,mi,n] = a[mo,mi,k] x b[k,n]")
 
 
-SFU_KINDS = ("copy", "relu", "sigmoid", "tanh", "exp", "erf", "sqrt", "recip", "clip", "scale",
+SFU_KINDS = ("copy", "relu", "sigmoid", "tanh", "exp", "erf", "sqrt", "recip", "clip", "scale", "log",
              "add", "sub", "mul", "div", "max", "min", "fma", "rsum", "rmax", "maxpool", "avgpool")
 """The SFU operations (the `sfu.*` instructions of the ISA)."""
 
@@ -584,9 +650,81 @@ class BarrierOp(IRDLOperation):
     assembly_format = "`after` `(` $after `)` attr-dict"
 
 
+# ---------------------------------------------------------------------------
+# Host fallback
+# ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class HostOp(IRDLOperation):
+    """An `nn` op the host runs between the device kernels (it has no device lowering, or
+    carries `nn.host`): reads the `inputs` DRAM buffers, runs the body on tensors (one
+    block argument per input, `rapid_mem.yield` of one value per output) and writes the
+    `outputs` DRAM buffers. Becomes an entry of the program's host-op manifest and a
+    `host N` instruction, ordered after every earlier kernel and before every later one.
+
+        rapid_mem.host "t0" ins(%x : !rapid_mem.buffer<4x8xf16, dram>)
+                            outs(%y : !rapid_mem.buffer<8x4xf16, dram>) {
+        ^bb0(%a: tensor<4x8xf32>):
+          %t = nn.transpose %a perm [1, 0] : (tensor<4x8xf32>) -> tensor<8x4xf32>
+          rapid_mem.yield %t : tensor<8x4xf32>
+        }
+    """
+
+    name = "rapid_mem.host"
+    inputs = var_operand_def(BufferType)
+    """DRAM buffers the host reads, one per body argument."""
+    outputs = var_operand_def(BufferType)
+    """DRAM buffers the host writes, one per yielded value."""
+    layer = prop_def(StringAttr)
+    """The layer name (the nn op's `nn.name`), shown in traces."""
+    body = region_def("single_block")
+    """The nn op on tensors, ending in `rapid_mem.yield`."""
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+    traits = lazy_traits_def(lambda: (IsolatedFromAbove(), SingleBlockImplicitTerminator(YieldOp)))
+    assembly_format = ("$layer (`ins` `(` $inputs^ `:` type($inputs) `)`)? `outs` `(` $outputs `:` "
+                       "type($outputs) `)` attr-dict-with-keyword $body")
+
+    def verify_(self) -> None:
+        layer = self.layer.data
+        if _kernel(self) is not None:
+            raise VerifyException(f"rapid_mem.host '{layer}': host ops sit between kernels, not in one")
+        for b in [*self.inputs, *self.outputs]:
+            if b.type.space.data is not MemSpace.DRAM:
+                raise VerifyException(f"rapid_mem.host '{layer}': host ops read and write dram buffers, "
+                                      f"found {b.type}")
+        if not self.outputs:
+            raise VerifyException(f"rapid_mem.host '{layer}': a host op writes at least one buffer")
+        args = self.body.block.args
+        if len(args) != len(self.inputs):
+            raise VerifyException(f"rapid_mem.host '{layer}': {len(self.inputs)} input buffers but the "
+                                  f"body has {len(args)} arguments")
+        last = self.body.block.last_op
+        values = list(last.values) if isinstance(last, YieldOp) else []
+        if len(values) != len(self.outputs):
+            raise VerifyException(f"rapid_mem.host '{layer}': {len(self.outputs)} output buffers but the "
+                                  f"body yields {len(values)} values")
+        for what, tensors, bufs in (("argument", args, self.inputs), ("result", values, self.outputs)):
+            for i, (t, b) in enumerate(zip(tensors, bufs)):
+                shape = tuple(t.type.get_shape()) if isinstance(t.type, TensorType) else None
+                if shape != b.type.get_shape():
+                    raise VerifyException(f"rapid_mem.host '{layer}': body {what} {i} is {t.type} but its "
+                                          f"buffer is {b.type}")
+
+
+@irdl_op_definition
+class YieldOp(IRDLOperation):
+    """Ends a `rapid_mem.host` body: the tensors written to its output buffers, in order."""
+
+    name = "rapid_mem.yield"
+    values = var_operand_def()
+    traits = traits_def(IsTerminator(), HasParent(HostOp))
+    assembly_format = "($values^ `:` type($values))? attr-dict"
+
+
 RapidMem = Dialect(
     "rapid_mem",
-    [KernelOp, CoreletOp, LoopOp, NextOp, GlobalOp, ScratchOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp,
-     BarrierOp],
+    [KernelOp, CoreletOp, LoopOp, NextOp, GlobalOp, ScratchOp, ViewOp, ReadyOp, AllocOp, DmaOp, MpeOp, SfuOp,
+     BarrierOp, HostOp, YieldOp],
     [MemSpaceAttr, BufferType, TokenType, AccessAttr],
 )

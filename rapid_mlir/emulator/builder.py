@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from rapid_mlir.backend.isa import AccessPattern, DType, Instruction, Space, Window
-from rapid_mlir.backend.program import DataSegment, Program, TensorSymbol
+from rapid_mlir.backend.program import DataSegment, HostOp, HostTensor, Program, TensorSymbol
 from rapid_mlir.emulator.memory import encode_array
 
 F16, F32 = DType.F16, DType.F32
@@ -102,6 +102,9 @@ class StreamBuilder:
     def mm(self, c: AccessPattern, a: AccessPattern, b: AccessPattern, accumulate: bool = False):
         return self.emit("mpe.mma" if accumulate else "mpe.mm", c=c, a=a, b=b)
 
+    def host(self, entry: int):
+        return self.emit("host", entry=entry)
+
 
 class ProgramBuilder:
     """Collects symbols, data segments and streams into a `Program`."""
@@ -128,6 +131,14 @@ class ProgramBuilder:
         assert len(seg.data) == math.prod(values.shape) * dtype.itemsize
         self.program.data.append(seg)
         return seg
+
+    def host_op(self, layer: str, function: str, inputs, outputs) -> int:
+        """Appends a host-op manifest entry (inputs and outputs as `HostTensor`s or
+        `(name, dtype, shape, address)` tuples); returns its index for `host`."""
+        tensor = lambda t: t if isinstance(t, HostTensor) else HostTensor(t[0], t[1], tuple(t[2]), t[3])  # noqa: E731
+        self.program.host_ops.append(HostOp(layer, function, tuple(map(tensor, inputs)),
+                                            tuple(map(tensor, outputs))))
+        return len(self.program.host_ops) - 1
 
     def stream(self, core: int, name: str) -> StreamBuilder:
         return StreamBuilder(self.program.streams.setdefault((core, name), []))

@@ -25,7 +25,7 @@ from rapid_mlir.emulator.semantics import DmaOp, MpeOp, SfuOp
 # registers and loop stack, so the scheduler runs them without synchronising.
 NOP, LI, ADDI, LOOP = 0, 1, 2, 3
 SCALAR_END = 4
-HALT, WAIT, SIGNAL, BARRIER, DMA, MPE, SFU, END = 4, 5, 6, 7, 8, 9, 10, 11
+HALT, WAIT, SIGNAL, BARRIER, DMA, MPE, SFU, HOST, END = 4, 5, 6, 7, 8, 9, 10, 11, 12
 
 _CONTROL = {"nop": NOP, "li": LI, "addi": ADDI, "loop": LOOP, "halt": HALT, "wait": WAIT,
             "signal": SIGNAL, "barrier": BARRIER}
@@ -108,7 +108,10 @@ def check_layout(program: Program, machine) -> None:
 
 def load_streams(program: Program, machine) -> list[StreamCode]:
     """Every stream of the program, checked and compiled, sorted by global stream index."""
+    from rapid_mlir.emulator.host import HostCall
+
     names = machine.streams_per_core
+    host_calls = [HostCall(i, entry, machine) for i, entry in enumerate(program.host_ops)]
     out = []
     for (core, name), instrs in program.streams.items():
         try:
@@ -117,7 +120,7 @@ def load_streams(program: Program, machine) -> list[StreamCode]:
             raise LoadError(f"cannot load the program: {_message(e)}") from None
         sidx = names.index(name)
         gsi = core * len(names) + sidx
-        code = [compile_instruction(i, machine, core, name, pc) for pc, i in enumerate(instrs)]
+        code = [compile_instruction(i, machine, core, name, pc, host_calls) for pc, i in enumerate(instrs)]
         code.append((END,))
         out.append(StreamCode(core, name, sidx, gsi, list(instrs), code))
     return sorted(out, key=lambda s: s.gsi)
@@ -127,9 +130,19 @@ def _message(e: BaseException) -> str:
     return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
 
 
-def compile_instruction(instr: Instruction, machine, core: int, stream: str, pc: int) -> tuple:
-    """The tuple the scheduler executes for one (already checked) instruction."""
+def compile_instruction(instr: Instruction, machine, core: int, stream: str, pc: int,
+                        host_calls: list | None = None) -> tuple:
+    """The tuple the scheduler executes for one (already checked) instruction;
+    `host_calls` are the program's compiled host-op manifest entries (`host.HostCall`)."""
     m, ops = instr.mnemonic, instr.operands
+    if m == "host":
+        from rapid_mlir.backend.host import unknown_entry
+
+        calls = host_calls or []
+        if not 0 <= ops["entry"] < len(calls):
+            raise LoadError(f"cannot load the program: core {core} stream {stream}, instruction {pc}: "
+                            + unknown_entry(ops["entry"], len(calls)))
+        return (HOST, calls[ops["entry"]])
     if m in _CONTROL:
         op = _CONTROL[m]
         if op == LI:

@@ -20,6 +20,8 @@ another stream or event is due earlier.
   every core that has it in the program has reached its k-th barrier.
 * `dma.copy` waits `latency` cycles, then moves its bytes through a `BandwidthServer`
   (DRAM or ring); the stream is busy until the transfer completes (rounded up to a cycle).
+* `host N` runs entry N of the host-op manifest on the host (`host.py`); the stream is
+  busy for `host_call_cycles` plus its bytes over the host link.
 * The total cycle count is when the last stream has executed its `halt`.
 """
 
@@ -136,10 +138,11 @@ class Emulator:
         self.counters = dict.fromkeys(
             ("macs", "dram_to_lx", "lx_to_dram", "lx_to_lx", "lx_read_by_compute",
              "lx_written_by_compute", "acc_read", "acc_written"), 0)
+        self.host_stats = dict.fromkeys(("calls", "cycles", "bytes_to_host", "bytes_from_host"), 0)
         self.cycles: int | None = None
         handlers = {L.HALT: self._halt, L.WAIT: self._wait, L.SIGNAL: self._signal,
                     L.BARRIER: self._barrier, L.DMA: self._dma, L.MPE: self._mpe,
-                    L.SFU: self._sfu, L.END: self._end}
+                    L.SFU: self._sfu, L.HOST: self._host, L.END: self._end}
         self._handlers = [handlers.get(op) for op in range(L.END + 1)]  # by compiled opcode
 
     # Tensors ----------------------------------------------------------------------------------
@@ -376,6 +379,19 @@ class Emulator:
             c["lx_read_by_compute" if src.space is Space.LX else "acc_read"] += src.nbytes
         c["lx_written_by_compute" if op.dst.space is Space.LX else "acc_written"] += op.dst.nbytes
         return op.duration
+
+    def _host(self, st, ins, t):
+        """isa `host`: the host runs manifest entry N (emulator/host.py); the stream waits."""
+        from rapid_mlir.emulator.host import run_host_call
+
+        call = ins[1]
+        run_host_call(self.memory, self.races, st, call)
+        h = self.host_stats
+        h["calls"] += 1
+        h["cycles"] += call.duration
+        h["bytes_to_host"] += call.bytes_in
+        h["bytes_from_host"] += call.bytes_out
+        return call.duration
 
     def _dma(self, st, ins, t):
         op = ins[1]

@@ -159,6 +159,11 @@ def _sigmoid(op, x):
     return F32(1) / (F32(1) + np.exp(-x))
 
 
+def _log(op, x):
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(< 0) = NaN, as defined
+        return np.log(x)
+
+
 SFU_FUNCTIONS = {
     # isa sfu.<unary>: "... computed in fp32, rounded to dst's type"
     "sfu.copy": lambda op, x: x,
@@ -171,6 +176,7 @@ SFU_FUNCTIONS = {
     "sfu.recip": lambda op, x: F32(1) / x,
     "sfu.clip": lambda op, x: np.minimum(np.maximum(x, op.params[0]), op.params[1]),
     "sfu.scale": lambda op, x: x * op.params[0] + op.params[1],
+    "sfu.log": _log,
     # isa sfu.<binary>: "dst = a op b; ... computed in fp32"
     "sfu.add": lambda op, a, b: a + b,
     "sfu.sub": lambda op, a, b: a - b,

@@ -6,9 +6,10 @@ level and, per stream, instructions, busy cycles and stall cycles by cause.
 
 The Chrome trace (`chrome_trace`) opens in Perfetto (ui.perfetto.dev, "Open trace
 file") or chrome://tracing: one process per core, one thread per stream, one complete
-event ("ph": "X") per executed instruction named by its mnemonic, plus a slice for every
-time a stream was blocked ("wait s1", "barrier 0"). Timestamps are microseconds at the
-machine's clock; the cycle values are kept in each event's args.
+event ("ph": "X") per executed instruction named by its mnemonic (a host call by the
+layer it runs: "host transpose_0"), plus a slice for every time a stream was blocked
+("wait s1", "barrier 0"). Timestamps are microseconds at the machine's clock; the cycle
+values are kept in each event's args.
 """
 
 from __future__ import annotations
@@ -48,9 +49,19 @@ def build_stats(emu) -> dict:
         "macs": macs,
         "mpe_utilization": macs / (cycles * m.peak_macs_per_cycle) if cycles else 0.0,
         "race_check": emu.races is not None,
+        "host": dict(emu.host_stats),
         "bytes": counters,
         "streams": streams,
     }
+
+
+def host_layer(emu, code, pc: int) -> str | None:
+    """The layer a `host N` instruction runs (its manifest entry's), else None."""
+    if pc >= len(code.instrs) or code.instrs[pc].mnemonic != "host":
+        return None
+    index = code.instrs[pc].operands["entry"]
+    ops = emu.program.host_ops
+    return ops[index].layer if 0 <= index < len(ops) else None
 
 
 def _events(emu) -> list[tuple]:
@@ -89,6 +100,10 @@ def chrome_trace(emu) -> dict:
             compiled = code.code[pc] if pc < len(code.code) else None
             if compiled is not None and compiled[0] == MPE:
                 args["macs"] = compiled[1].macs
+            layer = host_layer(emu, code, pc)
+            if layer is not None:  # a host call: named by the layer the host runs
+                name = f"host {layer}"
+                args["layer"] = layer
             cat = "instruction"
         else:
             cat = "stall"
@@ -109,5 +124,9 @@ def text_trace(emu) -> str:
         if name is not None:
             continue  # stall slices are not instructions
         st = by_gsi[gsi]
-        lines.append(f"  {int(t):>10}  {st.core:>4}  {st.name:<6}  {int(dur):>8}  {st.code.text(pc)}")
+        text = st.code.text(pc)
+        layer = host_layer(emu, st.code, pc)
+        if layer is not None:
+            text += f"  ; {layer} on the host"
+        lines.append(f"  {int(t):>10}  {st.core:>4}  {st.name:<6}  {int(dur):>8}  {text}")
     return "\n".join(lines) + "\n"

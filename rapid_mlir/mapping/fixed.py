@@ -13,9 +13,12 @@ split into one part is left out). The cores split the first of the candidate dim
 extent is a multiple of `machine.cores` (an even split), else the first whose extent is
 at least `machine.cores`, or else the candidate with the largest extent (the first on
 ties). The corelets do the same with `corelets_per_core` over the extents one core gets.
+Uneven shares (the last core or corelet gets less) lower as they are: the last core runs
+code of its own (`transforms/mpe_lowering.py`).
 
 Tile caps (below: "tile(E, c)"): the largest divisor of E up to the cap c, so tiles are
-not ragged, unless that divisor is under half of `min(E, c)`; then `min(E, c)`.
+not ragged, unless that divisor is under half of `min(E, c)`; then `min(E, c)` (the last
+tile is ragged: a peeled step with its own sizes).
 
 conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
 
@@ -31,7 +34,10 @@ conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
   that fits LX, else the largest multiple of `l0(oh)` below it that fits. When even
   `lx(oh) = l0(oh)` does not fit, `lx(ic)` becomes the largest multiple of `l0(ic)` at
   most half of it (at least `l0(ic)`) and `oh` is searched again, until
-  `lx(ic) = l0(ic)`; after that the layer does not fit.
+  `lx(ic) = l0(ic)`; after that the layer does not fit. ("Fits" is `check_fits`: with
+  `lx(ic) < ic` the partial sums of the whole LX output tile stay in ACC across the LX
+  `ic` steps, which also bounds `lx(oh)`; each corelet holds its own input and weight
+  tiles.)
 - `order(n,g,oc,oh,ow,ic,kh,kw)`.
 
 matmul (dims b, m, n, k):
@@ -41,24 +47,54 @@ matmul (dims b, m, n, k):
   `l0(k) = tile(E(k), 128)`, then halved to fit L0 as for conv2d.
 - lx: `b = 1`; for a factor f of 4, then 2, then 1: `m = min(E(m), f * l0(m))`,
   `n = min(E(n), f * l0(n))`, and k whole if that fits LX, else the largest multiple of
-  `l0(k)` below it that fits; the first f with a fitting k wins, else the layer does
-  not fit.
+  `l0(k)` below it that fits (with `lx(k) < K` the f x f L0 tiles of the LX output tile
+  stay in ACC across the k steps, so a large f may not fit); the first f with a fitting
+  k wins, else the layer does not fit.
 - `order(b,m,n,k)`.
+
+vector (the SFU alone: elementwise, normalisation, pooling, softmax, reduce; see `problem`):
+
+- the dims `problem.vector_whole_dims` names (reduced dims, pooled output rows and
+  columns) stay whole and unsplit; the others are "free".
+- cores split the first free dim (outermost first) that `machine.cores` divides, else the
+  free dim with the largest divisor up to `machine.cores`, into that many parts: the
+  cores run one program (SPMD), so every core's share must be the same.
+- corelets split the free dims of one core's share like conv2d's (`_split`, uneven
+  shares allowed: each corelet has its own code), over at most `dma_queues` corelets
+  (each corelet moves its tiles through its own DMA queue); when no tiling fits with two
+  corelets (each holds its own tiles), one corelet is tried.
+- lx: whole dims whole; the free dims from the innermost out whole while the tile (the
+  product of lx over all dims, reduced and window dims included) holds at most 16384
+  elements, the first that does not fit `tile(E, rest of the cap)`, the ones outside it 1. When that does not fit LX (double-buffered), the cap
+  is halved until it does, or the layer does not fit.
+- no rows, cols, simd or l0 (no MPE); `order` is the dims in the problem's order.
+
+copy (data movement: concat, split, transpose, pad; see `problem.copy`):
+
+- cores split the first dim (outermost first) whose `problem.grain` (the gcd of the
+  pieces' extents along it) `machine.cores` divides, else the dim with the largest
+  divisor of its grain up to `machine.cores`: every core gets an equal share of every
+  piece. No corelet split: one corelet alternates its LX tiles over the DMA queues (each
+  queue loads and stores its own tiles, double-buffered).
+- lx: every dim may be tiled (the pieces of a cut dim are tiled within themselves), from
+  the innermost out as for vector layers, with the same cap, halved until it fits LX.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
 from rapid_mlir.machine import Machine
 from rapid_mlir.mapping.footprint import check_fits
 from rapid_mlir.mapping.mapping import Mapping, MappingError
-from rapid_mlir.mapping.problem import Problem
+from rapid_mlir.mapping.problem import COPY, VECTOR, Problem, vector_whole_dims
 
 _L0_CAP = 64          # l0 cap of every dim but the matmul reduction
 _L0_CAP_MATMUL_K = 128
 _LX_FACTORS = (4, 2, 1)  # matmul: lx(m), lx(n) as multiples of the l0 tile
+_VECTOR_TILE_CAP = 16384  # vector layers: elements of one LX tile (product of lx over all dims)
 
 
 def fixed_mapping(problem: Problem, machine: Machine) -> Mapping:
@@ -67,6 +103,10 @@ def fixed_mapping(problem: Problem, machine: Machine) -> Mapping:
         mapping = _conv2d(problem, machine)
     elif problem.kind == "matmul":
         mapping = _matmul(problem, machine)
+    elif problem.kind == VECTOR:
+        mapping = _vector(problem, machine)
+    elif problem.kind == COPY:
+        mapping = _copy(problem, machine)
     else:
         raise MappingError(f"layer '{problem.layer}': no fixed mapping for a {problem.kind} layer")
     mapping.validate(problem)
@@ -127,7 +167,70 @@ def _matmul(problem: Problem, machine: Machine) -> Mapping:
     return _no_fit(problem, machine, build(1, l0["k"]))
 
 
+def _vector(problem: Problem, machine: Machine) -> Mapping:
+    dims = problem.dims
+    whole = set(vector_whole_dims(problem))
+    free = tuple(d for d in dims if d not in whole)
+    cores = _even_split(dims, free, machine.cores)
+    core_extent = {d: e // cores.get(d, 1) for d, e in dims.items()}
+    workers = min(machine.corelets_per_core, machine.dma_queues)
+    corelets = _split(core_extent, free, workers) if free and workers > 1 else {}
+    found = _vector_tiles(problem, machine, Mapping(cores=cores, corelets=corelets, order=tuple(dims)), free)
+    if found is None and corelets:  # one corelet holds half the tiles of two
+        found = _vector_tiles(problem, machine, Mapping(cores=cores, order=tuple(dims)), free)
+    return found
+
+
+def _copy(problem: Problem, machine: Machine) -> Mapping:
+    grain = {d: problem.grain.get(d, e) for d, e in problem.dims.items()}
+    cores = _even_split(grain, tuple(problem.dims), machine.cores)
+    return _vector_tiles(problem, machine, Mapping(cores=cores, order=tuple(problem.dims)), tuple(problem.dims))
+
+
+def _vector_tiles(problem: Problem, machine: Machine, base: Mapping, free: tuple[str, ...]) -> Mapping | None:
+    """`base` with the largest capped LX tiles that fit (vector rules), else None (raises
+    the MappingError of the smallest tiling when `base` has no corelet split)."""
+    dims = problem.dims
+    whole = [d for d in dims if d not in free]
+    extent = {d: base.per_corelet_extent(problem, d) for d in dims}
+    per_free = math.prod(extent[d] for d in whole)
+
+    def build(cap: int) -> Mapping:
+        lx = {d: extent[d] for d in whole}
+        count, tiling = per_free, True
+        for d in reversed(free):
+            if not tiling:
+                lx[d] = 1
+            elif count * extent[d] <= cap:
+                lx[d] = extent[d]
+            else:
+                lx[d] = _divisor(extent[d], max(1, cap // count))
+                tiling = False
+            count *= lx[d]
+        return replace(base, lx={d: lx[d] for d in dims})
+
+    cap = _VECTOR_TILE_CAP
+    while not _fits(problem, machine, build(cap)):
+        if cap == 1:
+            return None if base.corelets else _no_fit(problem, machine, build(1))
+        cap //= 2
+    return build(cap)
+
+
 # Helpers ---------------------------------------------------------------------------------
+
+
+def _even_split(extents: dict[str, int], candidates: tuple[str, ...], workers: int) -> dict[str, int]:
+    """Split one dim into equal parts over up to `workers`: the first candidate that
+    `workers` divides, else the one with the largest divisor up to `workers`."""
+    best, parts = None, 1
+    for d in candidates:
+        p = max(q for q in range(1, min(workers, extents[d]) + 1) if extents[d] % q == 0)
+        if p > parts:
+            best, parts = d, p
+        if p == workers:
+            break
+    return {best: parts} if best is not None else {}
 
 
 def _divisor(extent: int, cap: int) -> int:

@@ -12,18 +12,32 @@ The rules, per buffer (extents absent from `lx(...)` or `l0(...)` count as 1):
   The conv2d input tile is the window its output tile reads, halo included:
   `(th - 1) * stride + (tkh - 1) * dilation + 1` rows for `th = lx(oh)`, `tkh = lx(kh)`
   (likewise columns), with `lx(ic)` channels.
-  *Copies*: the corelets of a core work on different tiles of an operand when a dim the
-  corelets split indexes it (for the conv2d input, the window dims `oh, ow, kh, kw`
-  count), one tile per non-empty corelet part; otherwise they share one tile. So
-  `corelets(oc=2)` holds two weight and two output tiles but one input tile.
-  *Buffers*: with `double_buffer`, a tile that changes during the core's loops (a dim
-  indexing it takes more than one LX step, `ceil(per-core extent / lx) > 1`) gets two
+  *Copies*: every corelet that gets work holds its own tiles of every operand (one copy
+  per non-empty corelet part), as the lowering allocates them: also the tiles of an
+  operand that the corelet split does not index (the input of `corelets(oc=2)`, the
+  weights of `corelets(oh=2)`) are loaded by each corelet through its own DMA queue.
+  (Sharing them would need the corelets to synchronise on one buffer.)
+  *Buffers*: with `double_buffer`, an input tile that changes during the core's loops (a
+  dim indexing it takes more than one LX step, `ceil(per-core extent / lx) > 1`) gets two
   buffers, so the next tile loads while this one is used; a tile loaded once gets one.
+  The output tile of a conv2d or matmul is one buffer (each L0 tile of it is stored as
+  soon as the SFU has written it; only the next LX tile's first epilogue waits for the
+  last store).
 - **L0 A** (per corelet): `m * k * 2` bytes, **L0 B**: `k * n * 2` bytes, where m, n, k
   are the products of `l0(d)` over the rows, cols and simd dims (one MPE instruction's
   A and B tiles, f16, as `isa_check` counts them).
 - **ACC** (per corelet): `m * n * 4` bytes (f32), twice that with `double_buffer` (one
-  tile drains while the next accumulates).
+  tile drains while the next accumulates). When a reduction dim takes more than one LX
+  step (`lx(ic) < ic`, `lx(k) < K`), the partial sums of the whole LX output tile live
+  in ACC across those steps: one `m x n` slot per L0 tile of it, `prod(ceil(lx(d) /
+  l0(d)) * l0(d))` over the rows and cols dims, times 4 bytes (not doubled).
+- **Vector layers** (kind `vector`, the SFU alone): no L0 or ACC. Every corelet loads its
+  own tiles (copies = the corelet parts that get work); `tile` and `window` operands are
+  double-buffered when they change, `resident` ones hold the corelet's whole share of
+  their dims (one buffer), `temp` ones one tile (one buffer: only the in-order SFU
+  touches them). A `window` operand's `oh`, `ow` extents include the halo as for conv2d.
+- **Copy layers** (kind `copy`, DMA alone) count as vector layers: their one `tile`
+  operand is the LX tile every transfer passes through.
 - **Cores and corelets**: the product of the `cores(...)` parts is at most
   `machine.cores`, that of the `corelets(...)` parts at most `corelets_per_core`.
 
@@ -39,7 +53,7 @@ from dataclasses import dataclass
 
 from rapid_mlir.machine import Machine
 from rapid_mlir.mapping.mapping import Mapping, MappingError
-from rapid_mlir.mapping.problem import Operand, Problem
+from rapid_mlir.mapping.problem import COPY, VECTOR, Operand, Problem
 
 _DTYPES = {2: "f16", 4: "f32"}
 _WINDOW = {"oh": ("kh", "stride_h", "dil_h"), "ow": ("kw", "stride_w", "dil_w")}
@@ -92,7 +106,8 @@ class Footprint:
     l0_b_bytes: int
     """L0 B bytes per corelet (one MPE instruction's B tile)."""
     acc_bytes: int
-    """ACC bytes per corelet (f32, doubled when double-buffered)."""
+    """ACC bytes per corelet (f32, doubled when double-buffered; the whole LX output
+    tile when the reduction takes several LX steps)."""
     mpe_m: int
     """Products of the l0 extents over rows, cols and simd: one instruction's m, n, k."""
     mpe_n: int
@@ -103,6 +118,9 @@ class Footprint:
     """Product of the `cores(...)` parts."""
     corelet_parts: int
     """Product of the `corelets(...)` parts."""
+    acc_tiles: int = 1
+    """L0 output tiles whose partial sums ACC holds across LX reduction steps (1 when the
+    reduction takes one LX step)."""
 
     @property
     def lx_operands(self) -> dict[str, int]:
@@ -120,16 +138,26 @@ class Footprint:
 def footprint(problem: Problem, mapping: Mapping, machine: Machine) -> Footprint:
     """The bytes `mapping` needs in LX, L0 A, L0 B and ACC when running `problem`."""
     tiles = tuple(_tile_need(problem, mapping, op) for op in problem.operands)
+    if problem.kind in (VECTOR, COPY):  # the SFU alone, or DMA alone: no MPE tiles, no accumulator
+        return Footprint(layer=problem.layer, tiles=tiles, lx_bytes=sum(t.bytes for t in tiles),
+                         l0_a_bytes=0, l0_b_bytes=0, acc_bytes=0, mpe_m=0, mpe_n=0, mpe_k=0,
+                         mpe_utilization_bound=0.0, core_parts=math.prod(mapping.cores.values()),
+                         corelet_parts=math.prod(mapping.corelets.values()))
     m, n, k = (_l0_product(mapping, dims) for dims in (mapping.rows, mapping.cols, mapping.simd))
     utilization = (_fill(m, machine.mpe_rows) * _fill(n, machine.mpe_cols)
                    * _fill(k, machine.mpe_simd))
+    acc_tiles = 1
+    acc_bytes = m * n * 4 * (2 if mapping.double_buffer else 1)
+    if any(_steps(problem, mapping, d) > 1 for d in problem.reduction):
+        acc_tiles = math.prod(-(-mapping.lx.get(d, 1) // mapping.l0.get(d, 1))
+                              for d in mapping.rows + mapping.cols)
+        acc_bytes = acc_tiles * m * n * 4
     return Footprint(
         layer=problem.layer, tiles=tiles, lx_bytes=sum(t.bytes for t in tiles),
-        l0_a_bytes=m * k * 2, l0_b_bytes=k * n * 2,
-        acc_bytes=m * n * 4 * (2 if mapping.double_buffer else 1),
+        l0_a_bytes=m * k * 2, l0_b_bytes=k * n * 2, acc_bytes=acc_bytes,
         mpe_m=m, mpe_n=n, mpe_k=k, mpe_utilization_bound=utilization,
         core_parts=math.prod(mapping.cores.values()),
-        corelet_parts=math.prod(mapping.corelets.values()))
+        corelet_parts=math.prod(mapping.corelets.values()), acc_tiles=acc_tiles)
 
 
 def check_fits(problem: Problem, mapping: Mapping, machine: Machine) -> Footprint:
@@ -154,6 +182,12 @@ def check_fits(problem: Problem, mapping: Mapping, machine: Machine) -> Footprin
         raise MappingError(f"{where}: the MPE B tile ({fp.mpe_k}x{fp.mpe_n} f16: simd {simd} x "
                            f"cols {cols}) needs {fp.l0_b_bytes} bytes of L0 B but L0 B holds "
                            f"{machine.l0_b_bytes} bytes")
+    if fp.acc_bytes > machine.acc_bytes and fp.acc_tiles > 1:
+        steps = ", ".join(d for d in problem.reduction if _steps(problem, mapping, d) > 1)
+        raise MappingError(f"{where}: the partial sums of the LX output tile ({fp.acc_tiles} tiles of "
+                           f"{fp.mpe_m}x{fp.mpe_n} f32: lx over rows {_lx_text(mapping, mapping.rows)} x "
+                           f"cols {_lx_text(mapping, mapping.cols)}, kept across the LX steps of {steps}) "
+                           f"need {fp.acc_bytes} bytes of ACC but ACC holds {machine.acc_bytes} bytes")
     if fp.acc_bytes > machine.acc_bytes:
         buffered = ", double-buffered" if mapping.double_buffer else ""
         raise MappingError(f"{where}: the accumulator tile ({fp.mpe_m}x{fp.mpe_n} f32: rows "
@@ -168,15 +202,36 @@ def check_fits(problem: Problem, mapping: Mapping, machine: Machine) -> Footprin
 
 
 def _tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:
+    if problem.kind in (VECTOR, COPY):
+        return _vector_tile_need(problem, mapping, op)
     window = problem.kind == "conv2d" and op.name == "input"
     shape = tuple(_window_extent(problem, mapping, d) if window and d in _WINDOW
                   else mapping.lx.get(d, 1) for d in op.dims)
     varying = set(op.dims)
     if window:
         varying |= {_WINDOW[d][0] for d in op.dims if d in _WINDOW}
-    copies = math.prod(_corelet_parts_used(problem, mapping, d) for d in varying)
+    copies = math.prod(_corelet_parts_used(problem, mapping, d) for d in mapping.corelets)
     changes = any(_steps(problem, mapping, d) > 1 for d in varying)
-    buffers = 2 if mapping.double_buffer and changes else 1
+    # The output tile is one buffer: each L0 tile's epilogue writes its place in it and the
+    # store takes it from there, so only the next LX tile's first epilogue waits for a store.
+    buffers = 2 if mapping.double_buffer and changes and op.name != "output" else 1
+    return TileNeed(op.name, shape, op.itemsize, copies, buffers)
+
+
+def _vector_tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:
+    """A vector layer's operand: every corelet holds its own tiles; resident operands
+    hold the corelet's whole share, temps one tile (only the SFU touches them)."""
+    if op.role == "resident":
+        shape = tuple(mapping.per_corelet_extent(problem, d) for d in op.dims)
+    elif op.role == "window":
+        shape = tuple(_window_extent(problem, mapping, d) if d in _WINDOW else mapping.lx.get(d, 1)
+                      for d in op.dims)
+    else:
+        shape = tuple(mapping.lx.get(d, 1) for d in op.dims)
+    copies = math.prod(_corelet_parts_used(problem, mapping, d) for d in mapping.corelets)
+    changes = any(_steps(problem, mapping, d) > 1 for d in op.dims)
+    streamed = op.role in ("tile", "window")
+    buffers = 2 if streamed and mapping.double_buffer and changes else 1
     return TileNeed(op.name, shape, op.itemsize, copies, buffers)
 
 
@@ -214,6 +269,10 @@ def _fill(extent: int, lanes: int) -> float:
 
 def _kv(d: dict[str, int]) -> str:
     return ",".join(f"{k}={v}" for k, v in d.items())
+
+
+def _lx_text(mapping: Mapping, dims: tuple[str, ...]) -> str:
+    return "(" + ",".join(f"{d}={mapping.lx.get(d, 1)}" for d in dims) + ")"
 
 
 def _l0_text(mapping: Mapping, dims: tuple[str, ...]) -> str:

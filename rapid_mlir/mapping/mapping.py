@@ -164,6 +164,11 @@ class Mapping:
                 raise MappingError(f"{where}: l0({d}={l0}) exceeds lx({d}={lx})")
             if d in self.l0 and d not in spatial:
                 raise MappingError(f"{where}: l0({d}=...) but {d} is not in rows, cols or simd")
+        for d, parts in self.cores.items():  # a copy layer: every core gets a share of every piece
+            if d in problem.grain and problem.grain[d] % parts:
+                raise MappingError(f"{where}: cores({d}={parts}) does not divide the pieces of the tensor along "
+                                   f"{d} (their extents are multiples of {problem.grain[d]}): every core runs "
+                                   "the same code on an equal share of each")
 
     def per_corelet_extent(self, problem: Problem, dim: str) -> int:
         """How much of `dim` one corelet works on after the core and corelet splits

@@ -3,7 +3,7 @@
     rapid-objdump PROG.rbin [-o OUT.rasm] [--header] [--machine NAME|FILE]
 
 The text assembles back to the same binary. `--header` first prints a summary of the
-binary (machine, fingerprint, symbols, code and data sizes) as `;` comments;
+binary (machine, fingerprint, symbols, code and data sizes, host ops) as `;` comments;
 `--machine` refuses a binary built for another machine. Errors print
 `rapid-objdump: error: message` and exit with status 1.
 """
@@ -51,6 +51,10 @@ def header_summary(program: Program) -> str:
         lines.append(f"; data {d.name}: {d.dtype.name.lower()} {format_shape(d.shape)} "
                      f"@ {d.address:#x}, {d.nbytes} bytes")
     lines.append(f"; data total: {sum(d.nbytes for d in program.data)} bytes")
+    for i, h in enumerate(program.host_ops):
+        reads = ", ".join(t.name for t in h.inputs) or "nothing"
+        writes = ", ".join(t.name for t in h.outputs)
+        lines.append(f"; host op {i} {h.layer}: reads {reads}; writes {writes}; {h.nbytes} bytes over the host link")
     return "\n".join(lines) + "\n"
 
 

@@ -62,6 +62,10 @@ def summary(program_path: str, machine, result) -> list[str]:
     lines.append(f"cycles: {result.cycles} ({stats['time_us']:.3f} us at {machine.clock_ghz:g} GHz)")
     lines.append(f"instructions: {stats['instructions']}, MACs: {stats['macs']}, "
                  f"MPE utilization: {100.0 * stats['mpe_utilization']:.2f}%")
+    host = stats.get("host") or {}
+    if host.get("calls"):
+        lines.append(f"host calls: {host['calls']} ({host['cycles']} cycles, "
+                     f"{host['bytes_to_host'] + host['bytes_from_host']} bytes over the host link)")
     lines += [describe_array(name, value) for name, value in result.outputs.items()]
     return lines
 

@@ -15,6 +15,11 @@ from xdsl.passes import ModulePass
 def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """The passes rapid_mlir defines (exported through the xdsl.universe entry point)."""
 
+    def decompose_rnn():
+        from rapid_mlir.transforms.decompose_rnn import DecomposeRnnPass
+
+        return DecomposeRnnPass
+
     def convert_nn_to_tile():
         from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
 
@@ -35,7 +40,8 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertMemToIsaPass
 
-    return {"convert-nn-to-tile": convert_nn_to_tile, "convert-tile-to-mem": convert_tile_to_mem,
+    return {"decompose-rnn": decompose_rnn,
+            "convert-nn-to-tile": convert_nn_to_tile, "convert-tile-to-mem": convert_tile_to_mem,
             "rapid-mem-allocate": rapid_mem_allocate,
             "convert-mem-to-isa": convert_mem_to_isa}
 

@@ -4,7 +4,8 @@
 
 - The function's DRAM buffer arguments become the program's named tensors (laid out in
   DRAM in order, stick-aligned; named by their `nn.name` argument attribute, else their
-  SSA name); a buffer some DMA writes is an output, the others inputs.
+  SSA name); a buffer some DMA writes (directly or through a `rapid_mem.view`) is an
+  output, the others inputs. A view has its source's address.
 - The kernel runs SPMD: its code is emitted once per core, with the core coefficients of
   the accesses folded into the addresses.
 - Each op goes to its engine's stream: `dma<queue>`, and inside `rapid_mem.corelet c`
@@ -23,7 +24,10 @@
 Streams are in order, so a token used on its own stream needs nothing. The kernels of
 the function run one after the other: between two, every stream signals the first
 stream of its core, which waits for all of them, meets the other cores at a barrier and
-lets the streams go on. `rapid_mem.barrier` inside a kernel is not lowered yet.
+lets the streams go on. `rapid_mem.host` ops become entries of the program's host-op
+manifest, called (`host N`) by core 0's leader stream at these junctions, between two
+barriers (host_lowering.py, docs/lowering.md section 6). `rapid_mem.barrier` inside a
+kernel is not lowered yet.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from xdsl.context import Context
 from xdsl.dialects import func
 import numpy as np
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType, f32
-from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import Block, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
@@ -51,6 +55,7 @@ from rapid_mlir.dialects.rapid_mem import (
     CoreletOp,
     DmaOp,
     GlobalOp,
+    HostOp,
     KernelOp,
     LoopOp,
     MemSpace,
@@ -59,8 +64,10 @@ from rapid_mlir.dialects.rapid_mem import (
     ReadyOp,
     ScratchOp,
     SfuOp,
+    ViewOp,
     WorkOp,
 )
+from rapid_mlir.transforms.host_lowering import buffer_name, manifest_entry
 from rapid_mlir.transforms.rapid_mem_allocate import buffer_bytes, itemsize
 
 _SPACE = {MemSpace.DRAM: Space.DRAM, MemSpace.LX: Space.LX, MemSpace.ACC: Space.ACC}
@@ -94,19 +101,20 @@ class ConvertMemToIsaPass(ModulePass):
         except MachineError as e:
             _fail(str(e))
         kernels = [k for k in op.walk() if isinstance(k, KernelOp)]
-        if not kernels:
-            _fail("the module has no rapid_mem.kernel")
-        fns = {k.parent_op() for k in kernels}
-        fn = kernels[0].parent_op()
+        steps = [k for k in op.walk() if isinstance(k, KernelOp | HostOp)]  # HostOp: host_lowering.py
+        if not steps:
+            _fail("the module has no rapid_mem.kernel or rapid_mem.host")
+        fns = {k.parent_op() for k in steps}
+        fn = steps[0].parent_op()
         if len(fns) != 1 or not isinstance(fn, func.FuncOp):
-            _fail("the rapid_mem.kernels must sit directly in one func.func")
+            _fail("the rapid_mem.kernels and rapid_mem.hosts must sit directly in one func.func")
         try:
             program = _lower(kernels, fn, machine, self.weights)
             for (core, stream), instrs in program.streams.items():
                 check_stream(instrs, machine, core, stream)
         except (LoweringError, IsaError, ValueError) as e:
             _fail(str(e))
-        lowered = program_to_module(program)
+        lowered = program_to_module(program, self.machine)  # a machine file stays a file
         for old in list(op.body.block.ops):
             old.detach()
             old.erase()
@@ -122,9 +130,9 @@ class ConvertMemToIsaPass(ModulePass):
 
 def _layout(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | None
             ) -> tuple[dict[SSAValue, int], list[TensorSymbol], list[DataSegment]]:
-    """DRAM addresses of the function's buffers (arguments, globals, scratch), the named
-    tensors (the arguments; those some kernel's DMA writes are outputs) and the data
-    segments (`rapid_mem.global`s)."""
+    """DRAM addresses of the function's buffers (arguments, globals, scratch; a view gets
+    its source's), the named tensors (the arguments; those some kernel's DMA writes,
+    directly or through a view, are outputs) and the data segments (`rapid_mem.global`s)."""
     from rapid_mlir.backend.isa_ir import segment_bytes
     from rapid_mlir.weights import WeightStore
 
@@ -132,6 +140,8 @@ def _layout(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | No
     for kernel in kernels:
         stored = {op.dst for op in kernel.walk() if isinstance(op, DmaOp)}
         written |= {outer for outer, inner in zip(kernel.buffers, kernel.body.block.args) if inner in stored}
+    written |= {b for host in fn.body.block.ops if isinstance(host, HostOp) for b in host.outputs}
+    written = {_view_root(b) for b in written}  # writing a view writes its source's bytes
     values = list(fn.body.block.args) + [op.buffer for op in fn.body.block.ops
                                           if isinstance(op, GlobalOp | ScratchOp)]
     addresses: dict[SSAValue, int] = {}
@@ -162,9 +172,19 @@ def _layout(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | No
             segments.append(DataSegment(name, dtype, typ.get_shape(), next_free,
                                         segment_bytes(data, dtype, machine), source))
         next_free = -(-(next_free + buffer_bytes(typ)) // machine.stick_bytes) * machine.stick_bytes
+    for op in fn.body.block.ops:  # a view is its source's bytes: same address, no space
+        if isinstance(op, ViewOp):
+            addresses[op.buffer] = addresses[op.source]
     if next_free > machine.dram_bytes:
         raise LoweringError(f"the program's tensors need {next_free} bytes of DRAM but it has {machine.dram_bytes}")
     return addresses, symbols, segments
+
+
+def _view_root(buffer: SSAValue) -> SSAValue:
+    """The buffer whose bytes `buffer` is (through `rapid_mem.view`s)."""
+    while isinstance(buffer.owner, ViewOp):
+        buffer = buffer.owner.source
+    return buffer
 
 
 def _arg_name(fn: func.FuncOp, index: int) -> str:
@@ -214,16 +234,58 @@ class _Sync:
     before_loop: dict = None       # (loop, stream) -> [Instruction]
     after_loop: dict = None        # (loop, stream) -> [Instruction]
     sems: int = 0
+    by_span: bool = False          # number per core range (regions on disjoint cores share numbers)
 
     def __post_init__(self):
         self.after_op, self.before_op = defaultdict(list), defaultdict(list)
         self.before_loop, self.after_loop = defaultdict(list), defaultdict(list)
+        self.base = self.sems
+        self.deps: list[tuple[int, object, tuple[str, str], tuple[int, int]]] = []
+        self.pre: dict[Operation, int] = {}   # preorder index of each op of the kernel
+        self.end: dict[Operation, int] = {}   # preorder index of the last op of its subtree
 
-    def new(self, machine) -> int:
-        if self.sems >= machine.semaphores:
-            raise LoweringError(f"the kernel needs more than the machine's {machine.semaphores} semaphores")
-        self.sems += 1
-        return self.sems - 1
+    def new(self, machine, span: tuple[int, int] | None = None, streams: tuple[str, str] | None = None,
+            extent: tuple[int, int] | None = None) -> int:
+        """A semaphore. For a dependence between two streams whose signals and waits all lie
+        in the kernel's preorder range `extent`, a placeholder that `number` resolves."""
+        if extent is None:
+            if self.sems >= machine.semaphores:
+                raise LoweringError(f"the kernel needs more than the machine's {machine.semaphores} semaphores")
+            self.sems += 1
+            return self.sems - 1
+        placeholder = _PLACEHOLDER + len(self.deps)
+        self.deps.append((placeholder, span if self.by_span else None, streams, extent))
+        return placeholder
+
+    def number(self, machine) -> None:
+        """Numbers the dependences' semaphores. Two dependences between the same producer
+        and consumer streams share one when the code of one lies entirely before the
+        other's (disjoint preorder ranges): each is balanced (as many waits as signals)
+        within its range, and both streams reach the second only after the first's
+        signals, so no wait can take the other's signal. Regions on disjoint core ranges
+        number theirs independently."""
+        final: dict[int, int] = {}
+        pools: dict[object, list[list]] = defaultdict(list)  # span -> [streams, last end] per number
+        for placeholder, span, streams, (start, end) in sorted(self.deps, key=lambda d: d[3]):
+            numbers = pools[span]
+            k = next((i for i, (s, last) in enumerate(numbers) if s == streams and last < start), None)
+            if k is None:
+                k = len(numbers)
+                numbers.append([streams, end])
+                if self.base + k >= machine.semaphores:
+                    raise LoweringError(f"the kernel needs more than the machine's {machine.semaphores} "
+                                        "semaphores")
+            numbers[k][1] = end
+            final[placeholder] = self.base + k
+        self.sems = max([self.sems] + [v + 1 for v in final.values()])
+        for table in (self.after_op, self.before_op, self.before_loop, self.after_loop):
+            for instrs in table.values():
+                for ins in instrs:
+                    if ins.operands.get("sem", 0) >= _PLACEHOLDER:
+                        ins.operands["sem"] = final[ins.operands["sem"]]
+
+
+_PLACEHOLDER = 1 << 40
 
 
 def _waits(sem: int, n: int) -> list[Instruction]:
@@ -273,9 +335,18 @@ def _producer(token: SSAValue) -> Operation | None:
 
 def _plan_sync(kernel: KernelOp, machine, shared: _Sync | None = None) -> _Sync:
     """The semaphore actions of one kernel (semaphore numbers continue `shared`'s)."""
-    sync = _Sync()
-    if shared is not None:
-        sync.sems = shared.sems
+    # Corelet regions restricted to disjoint core ranges (and none for every core) run on
+    # different cores: their semaphores are numbered independently.
+    spans = {op.core_range() for op in kernel.body.block.ops if isinstance(op, CoreletOp)}
+    sync = _Sync(sems=shared.sems if shared is not None else 0,
+                 by_span=None not in spans and _disjoint(spans))
+    ops = list(kernel.walk())
+    sync.pre = {op: i for i, op in enumerate(ops)}
+    sync.end = dict(sync.pre)
+    for op in reversed(ops):
+        parent = op.parent_op()
+        if parent in sync.end:
+            sync.end[parent] = max(sync.end[parent], sync.end[op])
     for consumer in kernel.walk():
         if not isinstance(consumer, WorkOp):
             continue
@@ -287,9 +358,40 @@ def _plan_sync(kernel: KernelOp, machine, shared: _Sync | None = None) -> _Sync:
                 producer = _producer(token)
                 if producer is not None:
                     _edge(sync, producer, consumer, kernel, machine)
+    sync.number(machine)
     if shared is not None:
         shared.sems = sync.sems
     return sync
+
+
+def _extent(sync: _Sync, first: Operation, last: Operation) -> tuple[int, int]:
+    """The preorder range from `first` to `last`, lifted to the children of the deepest
+    block holding both (so it covers waits hoisted before loops and signals inside them)."""
+    chain = [first, *_ancestors(first)]
+    above = set(chain)
+    common = next(a for a in [last, *_ancestors(last)] if a in above)
+    child_first = chain[chain.index(common) - 1] if common is not first else first
+    lasts = [last, *_ancestors(last)]
+    child_last = lasts[lasts.index(common) - 1] if common is not last else last
+    start = min(sync.pre[child_first], sync.pre[child_last])
+    return start, max(sync.end[child_first], sync.end[child_last])
+
+
+def _disjoint(spans) -> bool:
+    ordered = sorted(spans)
+    return all(ordered[i][1] < ordered[i + 1][0] for i in range(len(ordered) - 1))
+
+
+def _span(op: Operation) -> tuple[int, int] | None:
+    corelet = next((p for p in _ancestors(op) if isinstance(p, CoreletOp)), None)
+    return corelet.core_range() if corelet is not None else None
+
+
+def _ancestors(op: Operation):
+    parent = op.parent_op()
+    while parent is not None:
+        yield parent
+        parent = parent.parent_op()
 
 
 def _edge(sync: _Sync, producer: Operation, consumer: Operation, kernel: KernelOp, machine) -> None:
@@ -300,7 +402,7 @@ def _edge(sync: _Sync, producer: Operation, consumer: Operation, kernel: KernelO
     common = 0
     while common < min(len(lp), len(lc)) and lp[common] is lc[common]:
         common += 1
-    sem = sync.new(machine)
+    sem = sync.new(machine, _span(consumer), (sp, sc), _extent(sync, producer, consumer))
     sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
     waits = _waits(sem, _trips(lp[common:]))
     if len(lc) > common:
@@ -315,15 +417,26 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     The carried value may itself start from an enclosing loop's carried value (a chain
     through nested loops, as a "buffer free" token is); the first consumption then comes
     from the outermost loop's initial value and the last production is drained after it.
+    The chain goes up only while each enclosing loop hands on the inner loop's result;
+    where its body produces the token anew after the inner loop (a sibling loop, a peeled
+    step), the first iteration's value is that loop's carried value, a carried edge of its
+    own (waited for before the loop holding the consumer), and this edge is pre-signalled
+    and drained around the inner loop alone.
     """
     loop: LoopOp = token.owner.parent_op()
     next_value = loop.body.block.last_op.values[token.index]
     producer = _producer(next_value)
-    outer, init_value = loop, _passthrough(loop.inits[token.index])
+    outer, index, init_value = loop, token.index, _passthrough(loop.inits[token.index])
     while isinstance(init_value, BlockArgument) and isinstance(init_value.owner.parent_op(), LoopOp):
-        outer = init_value.owner.parent_op()
-        init_value = _passthrough(outer.inits[init_value.index])
-    init = _producer(init_value)
+        parent = init_value.owner.parent_op()
+        handed_on = _passthrough(parent.body.block.last_op.values[init_value.index])
+        if not (isinstance(handed_on, OpResult) and handed_on.owner is outer and handed_on.index == index):
+            _carried_edge(sync, consumer, init_value, kernel, machine)
+            init_value = None
+            break
+        outer, index = parent, init_value.index
+        init_value = _passthrough(parent.inits[init_value.index])
+    init = _producer(init_value) if init_value is not None else None
     sc = _stream(consumer, machine)
     if init is not None:
         # A computed initial value: the consumer waits for every execution of its producer
@@ -335,7 +448,7 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     lp = _loops(producer, kernel) if producer is not None else []
     inner = lp[lp.index(loop) + 1:] if loop in lp else []
     per_iteration = _trips(inner)
-    sem = sync.new(machine)
+    sem = sync.new(machine, _span(consumer), (sp, sc), (sync.pre[outer], sync.end[outer]))
     if producer is not None:
         sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
     # The first consumption is pre-signalled; the last production is drained below.
@@ -364,6 +477,16 @@ class _CoreEmitter:
         self.regs: dict[str, int] = defaultdict(lambda: 1)
         self.loop_regs: dict[tuple[LoopOp, str], list[tuple[int, int]]] = defaultdict(list)
         self.shared_regs: dict[tuple, int] = {}
+        # Register reuse. Every loop takes back at its exit what it added, so once a loop of
+        # an access's key has exited (the key is then dead) its register holds only the
+        # contributions of the loops it still steps with (`reg_steps`): a later access
+        # that steps with exactly those (same steps) and possibly loops entered since can
+        # take it over; not a loop that was already running around the register's earlier
+        # uses without it (`reg_forbidden`: its iterations so far are missing).
+        self.reg_key: dict[tuple[str, int], tuple | None] = {}
+        self.reg_steps: dict[tuple[str, int], dict[int, int]] = {}
+        self.reg_forbidden: dict[tuple[str, int], frozenset] = {}
+        self.loop_streams: dict[LoopOp, set[str]] = defaultdict(set)
 
     def run(self) -> dict[str, list[Instruction]]:
         """The kernel's code per stream (address registers set up first), without `halt`."""
@@ -379,6 +502,8 @@ class _CoreEmitter:
         out: dict[str, list[Instruction]] = defaultdict(list)
         for op in block.ops:
             if isinstance(op, CoreletOp):
+                if not op.runs_on(self.core):  # a region for other cores (uneven shares)
+                    continue
                 for s, instrs in self._block(op.body.block).items():
                     out[s].extend(instrs)
             elif isinstance(op, LoopOp):
@@ -414,6 +539,15 @@ class _CoreEmitter:
                 for reg, step in self.loop_regs.get((loop, stream), []):
                     out[stream].append(Instruction("addi", {"rd": reg, "rs": reg, "imm": -step * count}))
             out[stream].extend(self.sync.after_loop.get((loop, stream), []))
+        around = frozenset(id(l) for l in _loops(loop, self.kernel))
+        for stream in self.loop_streams.pop(loop, ()):
+            for reg, _ in self.loop_regs.get((loop, stream), []):
+                r = (stream, reg)
+                self.reg_steps[r].pop(id(loop), None)
+                if self.reg_key[r] is not None:
+                    del self.shared_regs[self.reg_key[r]]
+                    self.reg_key[r] = None
+                self.reg_forbidden[r] |= around
 
     def _ap(self, buffer: SSAValue, access: AccessAttr, stream: str, op: Operation,
             to_core: int | None = None) -> AccessPattern:
@@ -437,18 +571,31 @@ class _CoreEmitter:
         """The base register holding `sum(iteration * step)` over the given loops: accesses
         that step alike share one (their static parts stay in the pattern's offset)."""
         loops = {l.label.data: l for l in _loops(op, self.kernel)}
-        key = (stream, tuple(sorted((id(loops[label]), step) for label, step in steps.items())))
+        want = {id(loops[label]): step for label, step in steps.items()}
+        key = (stream, tuple(sorted(want.items())))
         if key in self.shared_regs:
             return self.shared_regs[key]
-        reg = self.regs[stream]
-        if reg >= self.machine.registers:
-            raise LoweringError(f"stream {stream} needs more than the machine's {self.machine.registers - 1} "
-                                "address registers")
-        self.regs[stream] += 1
-        self.shared_regs[key] = reg
-        self.prologue[stream].append(Instruction("li", {"rd": reg, "imm": 0}))
+        reusable = [r for r, k in self.reg_key.items() if r[0] == stream and k is None
+                    and all(want.get(l) == c for l, c in self.reg_steps[r].items())
+                    and not (set(want) - set(self.reg_steps[r])) & self.reg_forbidden[r]]
+        if reusable:
+            reg = max(reusable, key=lambda r: len(self.reg_steps[r]))[1]
+        else:
+            reg = self.regs[stream]
+            if reg >= self.machine.registers:
+                raise LoweringError(f"stream {stream} needs more than the machine's "
+                                    f"{self.machine.registers - 1} address registers")
+            self.regs[stream] += 1
+            self.prologue[stream].append(Instruction("li", {"rd": reg, "imm": 0}))
+            self.reg_steps[(stream, reg)], self.reg_forbidden[(stream, reg)] = {}, frozenset()
+        have = self.reg_steps[(stream, reg)]
         for label, step in steps.items():
-            self.loop_regs[(loops[label], stream)].append((reg, step))
+            if id(loops[label]) not in have:
+                have[id(loops[label])] = step
+                self.loop_regs[(loops[label], stream)].append((reg, step))
+                self.loop_streams[loops[label]].add(stream)
+        self.reg_key[(stream, reg)] = key
+        self.shared_regs[key] = reg
         return reg
 
     def _instruction(self, op: WorkOp, stream: str) -> Instruction:
@@ -501,16 +648,20 @@ def _lower(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | Non
                                 f"corelets but machine '{machine.name}' has {machine.cores} x "
                                 f"{machine.corelets_per_core}")
     addresses, symbols, segments = _layout(kernels, fn, machine, weights)
+    # Every kernel numbers its semaphores from 0: a kernel waits on each as often as it
+    # signals it, and at a junction every stream of every core has finished the kernel
+    # before any starts the next, so all are back at 0. The junctions' own come after.
     sync = _Sync()
     per_kernel = []
     for kernel in kernels:
         try:
-            kernel_sync = _plan_sync(kernel, machine, sync)
+            kernel_sync = _plan_sync(kernel, machine)
+            sync.sems = max(sync.sems, kernel_sync.sems)
         except LoweringError as e:
             raise LoweringError(f"layer '{kernel.layer.data}': {e}") from None
         dram = {inner: addresses[outer] for outer, inner in zip(kernel.buffers, kernel.body.block.args)}
         per_kernel.append((kernel, dram, kernel_sync))
-    cores = max(k.cores.value.data for k in kernels)
+    cores = max((k.cores.value.data for k in kernels), default=1)
     code: dict[tuple[int, str], list[list[Instruction]]] = defaultdict(lambda: [[] for _ in kernels])
     for i, (kernel, dram, kernel_sync) in enumerate(per_kernel):
         layer = kernel.layer.data
@@ -522,32 +673,57 @@ def _lower(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | Non
             for stream, instrs in streams.items():
                 # Every instruction keeps the layer it came from (traces show it).
                 code[(core, stream)][i] = [dataclasses.replace(x, origin=layer) for x in instrs]
-    names = [s for s in machine.streams_per_core if any(st == s for _, st in code)]
+    names = [s for s in machine.streams_per_core if any(st == s for _, st in code)] or machine.streams_per_core[:1]
+    # Host ops (host_lowering.py) run at junction i, between kernel i - 1 and kernel i (0:
+    # before the first, len(kernels): after the last), issued by core 0's leader stream.
+    steps = [op for op in fn.body.block.ops if isinstance(op, KernelOp | HostOp)]
+    hosts = [op for op in steps if isinstance(op, HostOp)]
+    calls: list[list[Instruction]] = [[] for _ in range(len(kernels) + 1)]
+    for op in steps:
+        if isinstance(op, HostOp):
+            calls[len([k for k in steps[:steps.index(op)] if isinstance(k, KernelOp)])].append(
+                Instruction("host", {"entry": hosts.index(op)}, origin=op.layer.data))
+    junctions = {i for i in range(len(kernels) + 1) if calls[i] or 0 < i < len(kernels)}
     # One "joined" semaphore for the leader, one "go" semaphore per other stream (a shared
     # one would let a stream that runs ahead through two joins take another's go).
     join, go = None, {}
-    if len(kernels) > 1:
+    if junctions:
         join = sync.new(machine)
         go = {s: sync.new(machine) for s in names[1:]}
-    program = Program(machine, symbols=symbols, data=segments)
+    name_of = lambda b: buffer_name(fn, b, _arg_name)  # noqa: E731
+    program = Program(machine, symbols=symbols, data=segments,
+                      host_ops=[manifest_entry(h, addresses, name_of) for h in hosts])
+    last = steps[-1].layer.data
     for core in range(cores):
         for stream in names:
             parts = code[(core, stream)] if (core, stream) in code else [[] for _ in kernels]
             instrs: list[Instruction] = []
-            for i, part in enumerate(parts):
-                instrs += part
-                if i + 1 < len(parts):
-                    instrs += _join(stream, names, join, go, cores > 1)
-            program.streams[(core, stream)] = instrs + [Instruction("halt", {}, origin=kernels[-1].layer.data)]
+            for i in range(len(kernels) + 1):
+                if i in junctions:
+                    instrs += _join(stream, names, join, go, cores > 1, calls[i] if core == 0 else [],
+                                    bool(calls[i]), final=i == len(kernels))
+                if i < len(kernels):
+                    instrs += parts[i]
+            program.streams[(core, stream)] = instrs + [Instruction("halt", {}, origin=last)]
     return program
 
 
-def _join(stream: str, names: list[str], join: int, go: dict[str, int], barrier: bool) -> list[Instruction]:
-    """Between two kernels: every stream reports to the first one, which (after a barrier
-    across the cores) lets each of them go on."""
+def _join(stream: str, names: list[str], join: int, go: dict[str, int], barrier: bool,
+          calls: list[Instruction] = (), hosts: bool = False, final: bool = False) -> list[Instruction]:
+    """Between two steps: every stream reports to the first one (the leader), which meets
+    the other cores' leaders at a barrier and lets each of its streams go on. With host ops
+    at this junction, core 0's leader issues their `host` calls (`calls`) after the barrier
+    and the leaders meet at a second barrier before letting anyone go on; after the last
+    kernel (`final`) nothing goes on: the streams report and halt."""
     if stream != names[0]:
-        return [Instruction("signal", {"sem": join}), Instruction("wait", {"sem": go[stream]})]
+        out = [Instruction("signal", {"sem": join})]
+        return out if final else out + [Instruction("wait", {"sem": go[stream]})]
     out = _waits(join, len(names) - 1) if len(names) > 1 else []
     if barrier:
+        out.append(Instruction("barrier", {}))
+    out += calls
+    if final:
+        return out
+    if hosts and barrier:
         out.append(Instruction("barrier", {}))
     return out + [Instruction("signal", {"sem": go[s]}) for s in names[1:]]

@@ -2,12 +2,16 @@
 
     rapid-opt net.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file=layers.json}'
 
-For every `nn` op the accelerator's matrix engine runs (conv2d, matmul, gemm) the pass
-builds the layer's loop nest (`rapid_mlir.mapping.problem`), chooses a mapping (the
+For every `nn` op the accelerator runs (conv2d, matmul, gemm on the matrix engine; the
+elementwise, normalisation, pooling, softmax and reduce ops of `sfu_layers` on the SFU
+alone; the concat, split, transpose and pad of `dma_layers` as DMA transfers alone) the
+pass builds the layer's loop nest (`rapid_mlir.mapping.problem`), chooses a mapping (the
 layer's entry in `mapping-file` if there is one, else the strategy's), checks that it is
 well formed and fits the machine's buffers, and moves the op into a kernel that carries
-the layer name and the mapping; a relu that only consumes the layer's result joins the
-kernel as its epilogue. Other ops stay in `nn`: for now they run on the host.
+the layer name and the mapping; a relu that only consumes the result of a matrix layer,
+a binary elementwise op or a batch norm joins the kernel as its epilogue. Other ops stay
+in `nn` (`nn.reshape` and `nn.flatten` become DRAM views in `convert-tile-to-mem`; the
+rest runs on the host).
 An infeasible mapping fails the pass with a message naming the layer, the buffer, the
 bytes needed and the bytes available.
 """
@@ -30,6 +34,9 @@ from rapid_mlir.dialects.nn_shapes import broadcast
 from rapid_mlir.dialects.rapid_tile import KernelOp, YieldOp, new_body
 from rapid_mlir.mapping import problem as P
 from rapid_mlir.mapping.mapping import Mapping, MappingError, load_mapping_file
+from rapid_mlir.transforms.dma_layers import dma_problem
+from rapid_mlir.transforms.host_lowering import HOST_ATTR
+from rapid_mlir.transforms.sfu_layers import EPILOGUE_OPS, sfu_problem
 
 LAYER_ATTR = "nn.name"
 """An nn op's layer name (set by importers and builders; generated when absent)."""
@@ -38,11 +45,14 @@ STRATEGIES = ("fixed",)
 
 
 def layer_problem(op: Operation, layer: str) -> P.Problem | None:
-    """The loop nest of an op the matrix engine runs, or None for other ops."""
+    """The loop nest of an op the device runs (the matrix engine's, the SFU's alone:
+    `sfu_layers`, or the DMA's alone: `dma_layers`), or None for other ops."""
     if isinstance(op, nn.Conv2DOp):
         return P.conv2d(layer, op.input.type.get_shape(), op.weight.type.get_shape(),
                         nn.ints(op.strides), nn.ints(op.pads), nn.ints(op.dilations),
                         op.groups.value.data)
+    if isinstance(op, nn.GemmOp | nn.MatmulOp) and not _device_matrix_product(op):
+        return None  # a variant the matrix lowering does not cover yet: the host runs it
     if isinstance(op, nn.GemmOp):
         m, n = op.output.type.get_shape()
         a = op.lhs.type.get_shape()
@@ -54,7 +64,19 @@ def layer_problem(op: Operation, layer: str) -> P.Problem | None:
         b2 = b + (1,) if len(b) == 1 else b
         batch = math.prod(broadcast(a2[:-2], b2[:-2]))
         return P.matmul(layer, batch, a2[-2], b2[-1], a2[-1])
-    return None
+    return sfu_problem(op, layer) or dma_problem(op, layer)
+
+
+def _device_matrix_product(op: nn.GemmOp | nn.MatmulOp) -> bool:
+    """True for the matrix products `convert-tile-to-mem` lowers: 2-D operands; for gemm
+    no `trans_a`, alpha = beta = 1 and a bias of one value per output column (or none)."""
+    if len(op.lhs.type.get_shape()) != 2 or len(op.rhs.type.get_shape()) != 2:
+        return False
+    if isinstance(op, nn.MatmulOp):
+        return True
+    n = op.output.type.get_shape()[1]
+    return (op.trans_a is None and float(op.alpha.value.data) == 1.0 and float(op.beta.value.data) == 1.0
+            and (op.bias is None or tuple(op.bias.type.get_shape()) in ((n,), (1, n))))
 
 
 def layer_names(fn: func.FuncOp) -> dict[Operation, str]:
@@ -119,8 +141,8 @@ class ConvertNnToTilePass(ModulePass):
     def _convert(self, fn: func.FuncOp, machine, overrides: dict[str, Mapping]) -> None:
         names = layer_names(fn)
         for nn_op in list(fn.body.walk()):
-            if isinstance(nn_op.parent_op(), KernelOp):
-                continue
+            if isinstance(nn_op.parent_op(), KernelOp) or HOST_ATTR in nn_op.attributes:
+                continue  # already in a kernel, or marked to run on the host (`nn.host`)
             problem = layer_problem(nn_op, names.get(nn_op, ""))
             if problem is None:
                 continue
@@ -128,7 +150,8 @@ class ConvertNnToTilePass(ModulePass):
                 mapping = choose_mapping(problem, machine, self.strategy, overrides)
             except MappingError as e:
                 raise PassFailedException(f"convert-nn-to-tile: {e}") from None
-            _wrap(nn_op, problem.layer, mapping)
+            fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
+            _wrap(nn_op, problem.layer, mapping, fuse)
 
 
 def fusable_activation(nn_op: Operation) -> nn.ReluOp | None:
@@ -137,12 +160,13 @@ def fusable_activation(nn_op: Operation) -> nn.ReluOp | None:
     if len(nn_op.results) != 1 or nn_op.results[0].uses.get_length() != 1:
         return None
     user = next(iter(nn_op.results[0].uses)).operation
-    return user if isinstance(user, nn.ReluOp) and user.parent_block() is nn_op.parent_block() else None
+    fusable = isinstance(user, nn.ReluOp) and HOST_ATTR not in user.attributes
+    return user if fusable and user.parent_block() is nn_op.parent_block() else None
 
 
-def _wrap(nn_op: Operation, layer: str, mapping: Mapping) -> KernelOp:
-    """Moves `nn_op` (and a relu it feeds) into a new kernel that takes its operands."""
-    epilogue = fusable_activation(nn_op)
+def _wrap(nn_op: Operation, layer: str, mapping: Mapping, fuse: bool = True) -> KernelOp:
+    """Moves `nn_op` (and, when `fuse`, a relu it feeds) into a new kernel that takes its operands."""
+    epilogue = fusable_activation(nn_op) if fuse else None
     final = epilogue if epilogue is not None else nn_op
     region, block = new_body([v.type for v in nn_op.operands])
     kernel = KernelOp(layer, mapping, list(nn_op.operands), region, [r.type for r in final.results])

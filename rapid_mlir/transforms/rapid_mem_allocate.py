@@ -56,13 +56,18 @@ class RapidMemAllocatePass(ModulePass):
     def _allocate(self, kernel: KernelOp, machine) -> None:
         next_free: dict[object, int] = {}
         limits = {MemSpace.LX: machine.lx_bytes, MemSpace.ACC: machine.acc_bytes}
-        for alloc in kernel.walk():
-            if not isinstance(alloc, AllocOp):
-                continue
+        allocs = [a for a in kernel.walk() if isinstance(a, AllocOp)]
+        # Corelet regions restricted to some cores (`cores F to L`) run on other cores than
+        # their siblings: each range packs its buffers on its own, after those every core has.
+        ranged = [a for a in allocs if _corelet(a) is not None and _corelet(a).core_range() is not None]
+        for alloc in [a for a in allocs if a not in ranged] + ranged:
             typ = alloc.buffer.type
             space = typ.space.data
-            corelet = next((p for p in _parents(alloc) if isinstance(p, CoreletOp)), None)
-            key = (space, corelet.index.value.data if space is MemSpace.ACC and corelet else None)
+            corelet = _corelet(alloc)
+            span = corelet.core_range() if corelet is not None else None
+            key = (space, corelet.index.value.data if space is MemSpace.ACC and corelet else None, span)
+            if span is not None and key not in next_free:
+                next_free[key] = next_free.get((space, key[1], None), 0)
             size = buffer_bytes(typ)
             if alloc.offset is not None:
                 start = alloc.offset.value.data
@@ -75,6 +80,10 @@ class RapidMemAllocatePass(ModulePass):
                 raise PassFailedException(
                     f"rapid-mem-allocate: layer '{kernel.layer.data}': buffers need {next_free[key]} bytes "
                     f"of {where} but it holds {limits[space]} bytes")
+
+
+def _corelet(op) -> CoreletOp | None:
+    return next((p for p in _parents(op) if isinstance(p, CoreletOp)), None)
 
 
 def _parents(op):

@@ -28,7 +28,8 @@ DEFAULTS = {
     "mpe_simd": 8, "mpe_fill_drain_cycles": 16, "l0_a_bytes": 16 * KiB, "l0_b_bytes": 16 * KiB,
     "acc_bytes": 64 * KiB, "sfu_lanes": 32, "sfu_latency_cycles": 8,
     "sfu_transcendental_factor": 4, "scalar_cycles": 1, "dma_queues": 2, "semaphores": 256,
-    "loop_depth": 4, "registers": 16, "fp16_format": "ieee",
+    "loop_depth": 4, "registers": 16, "host_call_cycles": 16_000, "host_link_gbps": 16.0,
+    "fp16_format": "ieee",
 }
 
 

@@ -45,6 +45,7 @@ def instructions(draw, writable: bool = False):
     assembly text can spell (patterns have 1 to 4 dimensions of size >= 1)."""
     values = {Kind.REG: i8, Kind.IMM: i32, Kind.FIMM: f32, Kind.COUNT: st.integers(0, 2**24 - 1),
               Kind.LEN: st.integers(0, 2**16 - 1), Kind.SEM: st.integers(0, 2**16 - 1), Kind.CORE: i8,
+              Kind.HOST_OP: st.integers(0, 2**16 - 1),
               Kind.AP: access_patterns(False, writable), Kind.AP_PAD: access_patterns(True, writable),
               Kind.WINDOW: dims(1 if writable else 0, 2, 16, 24, 1 if writable else 0).map(Window)}
     spec = INSTRUCTIONS[draw(st.sampled_from(sorted(INSTRUCTIONS)))]

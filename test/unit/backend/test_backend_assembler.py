@@ -21,7 +21,7 @@ from rapid_mlir.backend.isa import (
     Window,
 )
 from rapid_mlir.backend.printer import format_float, format_instruction, program_to_text
-from rapid_mlir.backend.program import Program
+from rapid_mlir.backend.program import HostOp, HostTensor, Program
 from rapid_mlir.emulator.numerics import from_fp16_bits, to_fp16_bits
 from rapid_mlir.machine import Machine, load_machine
 
@@ -52,7 +52,7 @@ def sample_instruction(mnemonic: str) -> Instruction:
     if mnemonic in ("sfu.rsum", "sfu.rmax"):
         return Instruction(mnemonic, {"dst": ap("acc", "f32", ((8, 1), (1, 1))),
                                       "src": ap("lx", "f16", TILE, 0x80)})
-    values = {"reg": 3, "imm": -0x40, "fimm": 0.25, "count": 5, "len": 1, "sem": 7, "core": 2}
+    values = {"reg": 3, "imm": -0x40, "fimm": 0.25, "count": 5, "len": 1, "sem": 7, "core": 2, "host_op": 0}
     operands = {}
     for i, op in enumerate(spec.operands):
         if op.kind in (Kind.AP, Kind.AP_PAD):
@@ -74,7 +74,13 @@ def every_instruction_program(machine=RAPID_4C) -> Program:
     for instrs in streams.values():
         instrs.append(Instruction("halt"))
     streams[(1, "sfu1")] = [sample_instruction("sfu.exp"), Instruction("halt")]
-    return Program(machine, streams)
+    return Program(machine, streams, host_ops=[SAMPLE_HOST_OP])  # for `host 0`
+
+
+SAMPLE_HOST_OP = HostOp("t0", """func.func @host(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  %t = nn.transpose %a perm [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  func.return %t : tensor<3x2xf32>
+}""", (HostTensor("x", DType.F16, (2, 3), 0),), (HostTensor("odd name", DType.F32, (3, 2), 0x80),))
 
 
 def test_every_instruction_assembles_and_prints_back():

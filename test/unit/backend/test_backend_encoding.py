@@ -75,6 +75,7 @@ def _extreme_value(kind: Kind, high: bool):
         return Window(((2**16 - 1 if high else 0, stride),) * 2)
     return {Kind.REG: i8, Kind.IMM: i32, Kind.COUNT: 2**24 - 1 if high else 0,
             Kind.LEN: 2**16 - 1 if high else 0, Kind.SEM: 2**16 - 1 if high else 0, Kind.CORE: i8,
+            Kind.HOST_OP: 2**16 - 1 if high else 0,
             Kind.FIMM: 3.4028234663852886e38 if high else -math.inf}[kind]
 
 

@@ -52,7 +52,7 @@ def split(blob):
     return header, blob[PREFIX.size + head_len:-32]
 
 
-def build(header, payload, version=1, reserved=0, raw_header=None):
+def build(header, payload, version=2, reserved=0, raw_header=None):
     """A binary with a valid checksum around any header (dict or raw bytes) and payload."""
     head = raw_header if raw_header is not None else json.dumps(header).encode()
     body = PREFIX.pack(b"RBIN", version, reserved, len(head)) + head + payload
@@ -68,7 +68,7 @@ def test_round_trip(program, blob):
 
 def test_layout(program, blob):
     header, payload = split(blob)
-    assert struct.unpack_from("<HH", blob, 4) == (1, 0)
+    assert struct.unpack_from("<HH", blob, 4) == (2, 0)
     assert header["machine_fingerprint"] == program.machine.fingerprint()
     assert Machine.from_dict(header["machine"]) == program.machine
     assert header["payload_length"] == len(payload)
@@ -94,8 +94,8 @@ def test_wrong_magic(blob):
 
 def test_unsupported_version(blob):
     header, payload = split(blob)
-    with pytest.raises(RbinError, match=r"^unsupported rapid binary format version 2 \(this tool reads version 1\)"):
-        read_rbin(build(header, payload, version=2))
+    with pytest.raises(RbinError, match=r"^unsupported rapid binary format version 1 \(this tool reads version 2\)"):
+        read_rbin(build(header, payload, version=1))
 
 
 @pytest.mark.parametrize("keep", [6, 11, 40, "header", "payload", -1])

@@ -54,6 +54,7 @@ UNARY = {
     "sfu.erf": erf,
     "sfu.sqrt": np.sqrt,
     "sfu.recip": lambda x: np.float32(1) / x,
+    "sfu.log": np.log,
 }
 
 
@@ -61,14 +62,15 @@ def test_every_instruction_has_a_test():
     tested = set(UNARY) | set(BINARY) | {"sfu.clip", "sfu.scale", "sfu.fma", "sfu.rsum", "sfu.rmax",
                                           "sfu.maxpool", "sfu.avgpool", "mpe.mm", "mpe.mma", "dma.copy"}
     control = {"nop", "halt", "li", "addi", "loop", "wait", "signal", "barrier"}  # test_emu_control
-    assert tested | control == set(INSTRUCTIONS)
+    host = {"host"}  # test_emu_host
+    assert tested | control | host == set(INSTRUCTIONS)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("mnemonic", sorted(UNARY))
 def test_unary_f16_to_f32_and_f16(fmt, mnemonic):
     x = rnd((4, 16), seed=1)
-    if mnemonic == "sfu.sqrt":
+    if mnemonic in ("sfu.sqrt", "sfu.log"):
         x = np.abs(x)
     xs = as16(x, fmt)
     ops16 = {"dst": lx(0x400, F16, (4, 16)), "src": lx(0, F16, (4, 16))}
@@ -90,6 +92,17 @@ def test_copy_rounds_f32_to_the_machine_format(fmt):
                   [(Space.LX, 0, F32, x)])
     bits = emu.memory.lx[0].buf[0x100:0x110].view("<u2")
     np.testing.assert_array_equal(bits, to_fp16_bits(x, fmt))
+
+
+def test_log_is_the_natural_logarithm_with_ieee_edge_cases():
+    """isa sfu.log: ln in fp32; log(0) = -inf, log(x < 0) = NaN, log(inf) = inf (f32 dst)."""
+    x = np.array([1.0, np.e, 0.5, 1e-30, 3e38, 0.0, -1.0, np.inf], np.float32)
+    emu = run_one("ieee", "sfu0", [("sfu.log", {"dst": lx(0x100, F32, (8,)), "src": lx(0, F32, (8,))})],
+                  [(Space.LX, 0, F32, x)])
+    got = emu.read_memory(Space.LX, 0x100, F32, (8,))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(got, np.log(x))
+    assert got[1] == np.float32(1.0) and got[5] == -np.inf and np.isnan(got[6])
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

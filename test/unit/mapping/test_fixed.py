@@ -162,6 +162,18 @@ def test_conv_with_deep_input_tiles_ic():
     assert mapping.lx["ic"] % mapping.l0["ic"] == 0
 
 
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c"])
+def test_conv_streaming_ic_keeps_the_output_tile_in_acc(machine):
+    # VGG-16 conv4_3 (512 -> 512 at 28 x 28): each corelet holds its own 64 x 512 x 3 x 3
+    # weight tiles (2 x 576 KiB double-buffered), too much for 2 MiB with the input, so ic
+    # streams through LX and the partial sums of the LX output tile stay in ACC.
+    problem = conv("vgg.conv4_3", 512, 28, 28, 512, 3)
+    mapping, fp = _check(problem, PRESETS[machine])
+    assert mapping.lx["ic"] < 512
+    assert fp.acc_tiles == -(-mapping.lx["oh"] // mapping.l0["oh"]) > 1
+    assert fp.acc_bytes <= PRESETS[machine].acc_bytes
+
+
 def test_conv_uneven_split_leaves_no_core_idle():
     # oh = 56 over 32 cores: 2 rows per core, so 28 parts
     mapping = fixed_mapping(conv("c", 3, 56, 56, 8, 3), PRESETS["rapid-32c"])
@@ -207,8 +219,8 @@ def test_does_not_fit():
         fixed_mapping(problem, machine)
     message = str(e.value)
     # the smallest tiling streams ic in 64-channel steps: the weight tile is double-buffered
-    assert message.startswith("layer 'huge': the weight tile (64x64x7x7 f16, double-buffered) "
-                              "needs 802816 bytes of LX but LX holds 65536 bytes")
+    assert message.startswith("layer 'huge': the weight tile (64x64x7x7 f16, one for each of 2 corelets, "
+                              "double-buffered) needs 1605632 bytes of LX but LX holds 65536 bytes")
     assert "the fixed mapping cannot tile it smaller than" in message
     assert "lx(n=1,g=1,oc=64,oh=4,ow=14,ic=64,kh=7,kw=7)" in message
 

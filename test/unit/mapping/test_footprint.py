@@ -40,10 +40,10 @@ def test_conv_halo_stride_dilation_double_buffered():
     assert fp.tile("input").shape == (1, 1, 4, 9, 15)
     # input: 4 * 9 * 15 * 2 = 1080 bytes, changes with oh (2 steps) -> 2 buffers
     # weight: 8 * 4 * 3 * 3 * 2 = 576 bytes, loaded once -> 1 buffer
-    # output: 8 * 3 * 6 * 2 = 288 bytes, changes with oh -> 2 buffers
-    assert fp.lx_operands == {"input": 2160, "weight": 576, "output": 576}
-    assert [(t.copies, t.buffers) for t in fp.tiles] == [(1, 2), (1, 1), (1, 2)]
-    assert fp.lx_bytes == 3312
+    # output: 8 * 3 * 6 * 2 = 288 bytes, one buffer (each L0 tile is stored from its place)
+    assert fp.lx_operands == {"input": 2160, "weight": 576, "output": 288}
+    assert [(t.copies, t.buffers) for t in fp.tiles] == [(1, 2), (1, 1), (1, 1)]
+    assert fp.lx_bytes == 3024
     # m = 1 * 6, n = 8, k = 4
     assert (fp.mpe_m, fp.mpe_n, fp.mpe_k) == (6, 8, 4)
     assert fp.l0_a_bytes == 6 * 4 * 2 == 48
@@ -73,7 +73,7 @@ def test_conv_kernel_tiling_shrinks_halo_and_streams_weights():
     # input rows (3 - 1) * 2 + 0 + 1 = 5; the weight changes with kh (3 steps)
     assert fp.tile("input").shape == (1, 1, 4, 5, 15)
     assert fp.lx_operands == {"input": 4 * 5 * 15 * 2 * 2, "weight": 8 * 4 * 3 * 2 * 2,
-                              "output": 576}
+                              "output": 288}
 
 
 def test_conv_stride_and_dilation_per_axis():
@@ -85,25 +85,25 @@ def test_conv_stride_and_dilation_per_axis():
     assert footprint(conv, mapping, M1).tile("input").shape == (1, 1, 4, 9, 11)
 
 
-def test_corelets_splitting_oc_share_the_input():
+def test_corelets_splitting_oc_each_hold_the_input():
     mapping = replace(CONV_MAP, corelets={"oc": 2}, lx={**CONV_MAP.lx, "oc": 2},
                       l0={**CONV_MAP.l0, "oc": 2})
     mapping.validate(CONV)
     fp = check_fits(CONV, mapping, M1)
-    # input shared (oc does not index it): 1080 x 2 buffers
+    # input: 1080 x 2 buffers, one per corelet (each loads it through its own DMA queue)
     # weight: 2 * 4 * 3 * 3 * 2 = 144, one per corelet, changes with oc (4 per corelet, 2 steps)
-    # output: 2 * 3 * 6 * 2 = 72, one per corelet, double-buffered
-    assert [(t.copies, t.buffers) for t in fp.tiles] == [(1, 2), (2, 2), (2, 2)]
-    assert fp.lx_operands == {"input": 2160, "weight": 576, "output": 288}
+    # output: 2 * 3 * 6 * 2 = 72, one per corelet
+    assert [(t.copies, t.buffers) for t in fp.tiles] == [(2, 2), (2, 2), (2, 1)]
+    assert fp.lx_operands == {"input": 4320, "weight": 576, "output": 144}
     assert fp.corelet_parts == 2
 
 
-def test_corelets_splitting_oh_share_the_weights():
+def test_corelets_splitting_oh_each_hold_the_weights():
     mapping = replace(CONV_MAP, corelets={"oh": 2})  # 3 rows per corelet: one LX step each
     mapping.validate(CONV)
     fp = footprint(CONV, mapping, M1)
-    assert [(t.copies, t.buffers) for t in fp.tiles] == [(2, 1), (1, 1), (2, 1)]
-    assert fp.lx_operands == {"input": 2160, "weight": 576, "output": 576}
+    assert [(t.copies, t.buffers) for t in fp.tiles] == [(2, 1), (2, 1), (2, 1)]
+    assert fp.lx_operands == {"input": 2160, "weight": 1152, "output": 576}
 
 
 def test_corelets_without_work_hold_no_tiles():
@@ -113,7 +113,7 @@ def test_corelets_without_work_hold_no_tiles():
                       order=("b", "m", "n", "k"), lx={"m": 1, "n": 8, "k": 8}, double_buffer=False)
     mapping.validate(mm)
     fp = footprint(mm, mapping, replace(M1, corelets_per_core=4))
-    assert [t.copies for t in fp.tiles] == [3, 1, 3]
+    assert [t.copies for t in fp.tiles] == [3, 3, 3]
 
 
 def test_matmul():
@@ -121,8 +121,8 @@ def test_matmul():
     fp = check_fits(MM, MM_MAP, M1)
     # lhs 10 x 40, rhs 40 x 24, output 10 x 24, f16, m in 2 steps
     assert [t.shape for t in fp.tiles] == [(1, 10, 40), (1, 40, 24), (1, 10, 24)]
-    assert fp.lx_operands == {"lhs": 800 * 2, "rhs": 1920, "output": 480 * 2}
-    assert fp.lx_bytes == 4480
+    assert fp.lx_operands == {"lhs": 800 * 2, "rhs": 1920, "output": 480}
+    assert fp.lx_bytes == 4000
     assert (fp.l0_a_bytes, fp.l0_b_bytes, fp.acc_bytes) == (10 * 16 * 2, 16 * 8 * 2, 10 * 8 * 4 * 2)
     assert fp.mpe_utilization_bound == pytest.approx(10 / 16)
 
@@ -167,7 +167,8 @@ def test_describe():
     fp = footprint(CONV, replace(CONV_MAP, corelets={"oh": 2}, lx={**CONV_MAP.lx, "oh": 2}), M1)
     assert fp.tile("input").describe() == ("input tile (4x7x15 f16, one for each of 2 corelets, "
                                            "double-buffered)")
-    assert fp.tile("weight").describe() == "weight tile (8x4x3x3 f16)"
+    assert fp.tile("weight").describe() == "weight tile (8x4x3x3 f16, one for each of 2 corelets)"
+    assert footprint(CONV, CONV_MAP, M1).tile("weight").describe() == "weight tile (8x4x3x3 f16)"
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -193,12 +194,12 @@ def test_lx_single_tile_too_big():
 
 
 def test_lx_total_too_big():
-    mapping = replace(BIG_MAP, lx={"b": 1, "m": 64, "n": 128, "k": 64})
-    # lhs 64x64, rhs 64x128, output 64x128, all streamed: 2 buffers each
+    mapping = replace(BIG_MAP, lx={"b": 1, "m": 64, "n": 128, "k": 128})
+    # lhs 64x128, rhs 128x128 streamed (2 buffers each), output 64x128 (one buffer)
     _fails(BIG, mapping, SMALL_LX,
-           "layer 'big': the tiles need 81920 bytes of LX but LX holds 65536 bytes (lhs tile "
-           "(64x64 f16, double-buffered): 16384; rhs tile (64x128 f16, double-buffered): 32768; "
-           "output tile (64x128 f16, double-buffered): 32768)")
+           "layer 'big': the tiles need 114688 bytes of LX but LX holds 65536 bytes (lhs tile "
+           "(64x128 f16, double-buffered): 32768; rhs tile (128x128 f16, double-buffered): 65536; "
+           "output tile (64x128 f16): 16384)")
 
 
 def test_lx_conv_message_names_the_input_window():
@@ -210,11 +211,11 @@ def test_lx_conv_message_names_the_input_window():
     # rows 1 * 2 + 6 + 1 = 9, columns 111 * 2 + 6 + 1 = 229
     assert fp.tile("input").shape == (1, 1, 3, 9, 229)
     assert fp.lx_operands == {"input": 3 * 9 * 229 * 2 * 2, "weight": 64 * 3 * 49 * 2,
-                              "output": 64 * 2 * 112 * 2 * 2}
+                              "output": 64 * 2 * 112 * 2}
     _fails(conv, mapping, SMALL_LX,
-           "layer 'conv1': the tiles need 100892 bytes of LX but LX holds 65536 bytes (input tile "
+           "layer 'conv1': the tiles need 72220 bytes of LX but LX holds 65536 bytes (input tile "
            "(3x9x229 f16, double-buffered): 24732; weight tile (64x3x7x7 f16): 18816; output tile "
-           "(64x2x112 f16, double-buffered): 57344)")
+           "(64x2x112 f16): 28672)")
 
 
 def test_l0_a_too_big():
@@ -239,6 +240,36 @@ def test_acc_too_big():
            "double-buffered) needs 131072 bytes of ACC but ACC holds 65536 bytes")
     # single-buffered it needs exactly the 64 KiB ACC
     check_fits(BIG, replace(BIG_MAP, l0={"m": 128, "n": 128, "k": 1}, double_buffer=False), M1)
+
+
+def test_acc_holds_the_lx_output_tile_across_ic_steps():
+    # lx(ic) = 2 < 4: the partial sums of the whole 3 x 6 x 8 output tile stay in ACC
+    # across the two LX ic steps, one 6 x 8 slot per L0 tile (3 rows of 1), not doubled.
+    mapping = replace(CONV_MAP, lx={**CONV_MAP.lx, "ic": 2}, l0={**CONV_MAP.l0, "ic": 2})
+    mapping.validate(CONV)
+    fp = check_fits(CONV, mapping, M1)
+    assert fp.acc_tiles == 3
+    assert fp.acc_bytes == 3 * 6 * 8 * 4
+    # a ragged L0 tile still takes a whole slot: lx(oh) = 3 in l0(oh) = 2 is 2 slots of 2 x 6
+    ragged = replace(mapping, l0={**mapping.l0, "oh": 2})
+    assert footprint(CONV, ragged, M1).acc_bytes == 2 * (2 * 6) * 8 * 4
+    # with the whole reduction in one LX step, one tile (double-buffered) as before
+    assert footprint(CONV, CONV_MAP, M1).acc_tiles == 1
+
+
+def test_acc_holds_the_lx_output_tile_across_k_steps():
+    mapping = replace(MM_MAP, lx={**MM_MAP.lx, "k": 16})  # 3 LX k steps
+    fp = check_fits(MM, mapping, M1)
+    assert fp.acc_tiles == 1 * 3  # lx(m) = l0(m) = 10, lx(n) = 24 in 3 l0(n) = 8
+    assert fp.acc_bytes == 3 * 10 * 8 * 4
+
+
+def test_acc_partial_sums_too_big():
+    mapping = replace(CONV_MAP, lx={**CONV_MAP.lx, "ic": 2}, l0={**CONV_MAP.l0, "ic": 2})
+    _fails(CONV, mapping, replace(M1, acc_bytes=512),
+           "layer 'small': the partial sums of the LX output tile (3 tiles of 6x8 f32: lx over rows "
+           "(oh=3,ow=6) x cols (oc=8), kept across the LX steps of ic) need 576 bytes of ACC but ACC "
+           "holds 512 bytes")
 
 
 def test_conv_l0_message_lists_every_dim():

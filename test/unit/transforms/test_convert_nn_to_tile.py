@@ -25,7 +25,9 @@ def test_tiled_module_computes_the_same(machine):
     ConvertNnToTilePass(machine=machine).apply(make_context(), module)
     module.verify()
     kernels = [op for op in module.walk() if isinstance(op, KernelOp)]
-    assert [k.layer.data for k in kernels] == ["stem", "res.a", "res.b", "dw", "pw", "fc"]
+    assert [k.layer.data for k in kernels] == [  # matrix layers, and SFU layers (batch norms with relu fused)
+        "stem", "stem_bn", "pool", "res.a", "res.a_bn", "res.b", "res.b_bn", "res_add", "dw", "dw_bn", "dw_relu6",
+        "pw", "pw_bn", "gap", "fc", "softmax"]
     # Through text, as rapid-opt pipelines run it.
     after = run(parse_module(module_text(module)), inputs, store)
     for name in before:

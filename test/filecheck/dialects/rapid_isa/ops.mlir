@@ -40,6 +40,7 @@ rapid_isa.program machine "rapid-4c" {
       rapid_isa.sfu_recip lx[0x0] f16 {64:1}, acc[0x0] f32 {64:1}
       rapid_isa.sfu_clip lx[0x0] f16 {64:1}, lx[0x80] f16 {64:1}, 0.0, 6.0
       rapid_isa.sfu_scale lx[0x0] f16 {64:1}, lx[0x80] f16 {64:1}, 0.5, -1.25
+      rapid_isa.sfu_log lx[0x0] f32 {64:1}, lx[0x80] f16 {64:1}
       rapid_isa.sfu_add lx[0x0] f16 {8:8, 8:1}, lx[0x100] f16 {8:8, 8:1}, lx[0x200] f16 {8:0, 8:1}
       rapid_isa.sfu_sub lx[0x0] f16 {8:8, 8:1}, lx[0x100] f16 {8:8, 8:1}, lx[0x200] f16 {8:0, 8:1}
       rapid_isa.sfu_mul lx[0x0] f16 {8:8, 8:1}, lx[0x100] f16 {8:8, 8:1}, lx[0x200] f16 {8:0, 8:1}
@@ -96,6 +97,7 @@ rapid_isa.program machine "rapid-4c" {
 // CHECK-NEXT:       rapid_isa.sfu_recip lx[0x0] f16 {64:1}, acc[0x0] f32 {64:1}
 // CHECK-NEXT:       rapid_isa.sfu_clip lx[0x0] f16 {64:1}, lx[0x80] f16 {64:1}, 0.0, 6.0
 // CHECK-NEXT:       rapid_isa.sfu_scale lx[0x0] f16 {64:1}, lx[0x80] f16 {64:1}, 0.5, -1.25
+// CHECK-NEXT:       rapid_isa.sfu_log lx[0x0] f32 {64:1}, lx[0x80] f16 {64:1}
 // CHECK-NEXT:       rapid_isa.sfu_add lx[0x0] f16 {8:8, 8:1}, lx[0x100] f16 {8:8, 8:1}, lx[0x200] f16 {8:0, 8:1}
 // CHECK-NEXT:       rapid_isa.sfu_sub lx[0x0] f16 {8:8, 8:1}, lx[0x100] f16 {8:8, 8:1}, lx[0x200] f16 {8:0, 8:1}
 // CHECK-NEXT:       rapid_isa.sfu_mul lx[0x0] f16 {8:8, 8:1}, lx[0x100] f16 {8:8, 8:1}, lx[0x200] f16 {8:0, 8:1}

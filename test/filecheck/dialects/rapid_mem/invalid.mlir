@@ -325,7 +325,7 @@ func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
   }
   func.return
 }
-// CHECK: rapid_mem.sfu: unknown kind 'gelu' (kinds: copy, relu, sigmoid, tanh, exp, erf, sqrt, recip, clip, scale, add, sub, mul, div, max, min, fma, rsum, rmax, maxpool, avgpool)
+// CHECK: rapid_mem.sfu: unknown kind 'gelu' (kinds: copy, relu, sigmoid, tanh, exp, erf, sqrt, recip, clip, scale, log, add, sub, mul, div, max, min, fma, rsum, rmax, maxpool, avgpool)
 
 // -----
 
