@@ -7,19 +7,24 @@
   SSA name); a buffer some DMA writes (directly or through a `rapid_mem.view`) is an
   output, the others inputs. A view has its source's address.
 - The kernel runs SPMD: its code is emitted once per core, with the core coefficients of
-  the accesses folded into the addresses.
+  the accesses folded into the addresses; a `rapid_mem.corelet ... cores F to L` region
+  is part of cores F..L only.
 - Each op goes to its engine's stream: `dma<queue>`, and inside `rapid_mem.corelet c`
   `mpe<c>` / `sfu<c>`. A `rapid_mem.loop` becomes a hardware `loop` in every stream that
   has work inside it (a loop of one iteration is just its body).
 - An access that steps with enclosing loops gets a base register in its stream holding
   the loop-dependent part of its address (`li 0` at the start, `addi` by the loop's step
   at the end of each iteration, back by `count * step` after the loop); the static part
-  stays in the pattern's offset, so accesses that step alike share a register.
+  stays in the pattern's offset, so accesses that step alike share a register. Once a
+  loop of a register's accesses has exited, a later access that steps with the loops the
+  register still steps with (and loops entered since) takes it over (`_register`).
 - Tokens become semaphores. A token used on another stream than its producer's: the
   producer signals after the op; the consumer waits before the op (hoisted before the
   outermost loop that holds the consumer but not the producer) once per execution of the
   producer in between. A token carried by a loop is signalled in advance for the first
   iteration (when its initial value is `rapid_mem.ready`) and drained after the loop.
+  Dependences between the same two streams whose code ranges are disjoint share a
+  semaphore (`_Sync.number`).
 
 Streams are in order, so a token used on its own stream needs nothing. The kernels of
 the function run one after the other: between two, every stream signals the first
@@ -304,13 +309,26 @@ def _trips(loops: list[LoopOp]) -> int:
     return math.prod(l.count.value.data for l in loops)
 
 
-def _passthrough(token: SSAValue) -> SSAValue:
-    """A loop-carried token that the loop hands on unchanged is its initial value."""
-    while isinstance(token, BlockArgument) and isinstance(token.owner.parent_op(), LoopOp):
-        loop = token.owner.parent_op()
-        if loop.body.block.last_op.values[token.index] is not token:
+def _unchanged_result(token: SSAValue) -> SSAValue:
+    """A loop result whose loop hands its carried token on unchanged (through any nested
+    loops that do the same) is the loop's initial value."""
+    while isinstance(token.owner, LoopOp):
+        loop = token.owner
+        if _unchanged_result(loop.body.block.last_op.values[token.index]) is not loop.body.block.args[token.index]:
             break
         token = loop.inits[token.index]
+    return token
+
+
+def _passthrough(token: SSAValue) -> SSAValue:
+    """A loop-carried token that the loop hands on unchanged (directly, or through nested
+    loops that hand it on unchanged) is its initial value."""
+    token = _unchanged_result(token)
+    while isinstance(token, BlockArgument) and isinstance(token.owner.parent_op(), LoopOp):
+        loop = token.owner.parent_op()
+        if _unchanged_result(loop.body.block.last_op.values[token.index]) is not token:
+            break
+        token = _unchanged_result(loop.inits[token.index])
     return token
 
 
@@ -334,7 +352,8 @@ def _producer(token: SSAValue) -> Operation | None:
 
 
 def _plan_sync(kernel: KernelOp, machine, shared: _Sync | None = None) -> _Sync:
-    """The semaphore actions of one kernel (semaphore numbers continue `shared`'s)."""
+    """The semaphore actions of one kernel (numbered from `shared.sems` when given: every
+    kernel starts again from 0, since a kernel leaves each semaphore at zero)."""
     # Corelet regions restricted to disjoint core ranges (and none for every core) run on
     # different cores: their semaphores are numbered independently.
     spans = {op.core_range() for op in kernel.body.block.ops if isinstance(op, CoreletOp)}

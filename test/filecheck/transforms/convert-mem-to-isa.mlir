@@ -3,6 +3,7 @@
 // RUN: rapid-opt %S/../../../examples/mem/gemm_64x256x64.mlir -p 'rapid-mem-allocate{machine=rapid-1c},convert-mem-to-isa{machine=rapid-1c}' -t rasm | filecheck %s --check-prefix=ASM
 // RUN: not rapid-opt %S/../../../examples/mem/gemm_64x256x64.mlir -p 'convert-mem-to-isa{machine=rapid-1c}' 2>&1 | filecheck %s --check-prefix=NOALLOC
 // RUN: not rapid-opt %s -p 'rapid-mem-allocate{machine=rapid-1c},convert-mem-to-isa{machine=rapid-1c}' 2>&1 | filecheck %s --check-prefix=QUEUE
+// RUN: rapid-opt %inputs/mem-nested-passthrough.mlir -p 'rapid-mem-allocate{machine=rapid-1c},convert-mem-to-isa{machine=rapid-1c}' -t rasm | filecheck %s --check-prefix=PASS
 
 // CHECK:      rapid_isa.program machine "rapid-1c" {
 // CHECK-NEXT:   rapid_isa.tensor "input" "A" "f16" [64, 256] at 0
@@ -54,3 +55,14 @@ func.func @q(%A: !rapid_mem.buffer<64xf16, dram>) {
   }
   func.return
 }
+
+// A token handed on unchanged through nested loops: one wait before the loops.
+// PASS:      .stream dma0
+// PASS-NEXT:     dma.copy lx[0x0] f16 {8:1}, dram[0x0] f16 {8:1}
+// PASS-NEXT:     signal s0
+// PASS:      .stream dma1
+// PASS-NEXT:     wait s0
+// PASS-NEXT:     loop 2, 2
+// PASS-NEXT:     loop 2, 1
+// PASS-NEXT:     dma.copy dram[0x80] f16 {8:1}, lx[0x0] f16 {8:1}
+// PASS-NEXT:     halt

@@ -70,13 +70,13 @@ def check(text, machine, mapping_file, seed=0):
     return program, result
 
 
-def kernel_ir(text, machine, mapping_file) -> M.KernelOp:
-    """The rapid_mem kernel (after convert-tile-to-mem)."""
+def kernel_ir(text, machine, mapping_file, last="convert-tile-to-mem") -> M.KernelOp:
+    """The rapid_mem kernel (after convert-tile-to-mem, or the pass named `last`)."""
     module = parse_module(text)
     ctx = make_context()
     for p in passes(machine, mapping_file):
         p.apply(ctx, module)
-        if p.name == "convert-tile-to-mem":
+        if p.name == last:
             break
     return next(op for op in module.walk() if isinstance(op, M.KernelOp))
 
@@ -133,19 +133,21 @@ def test_ragged_dense_layer(tmp_path, machine):
 # LX steps along the output rows ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("machine", PRESETS)
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 2)])
-def test_lx_row_steps_pad_both_image_borders(tmp_path, stride, dilation):
+def test_lx_row_steps_pad_both_image_borders(tmp_path, machine, stride, dilation):
     """17 rows of a 5x5 kernel with 2 rows of padding, 4 output rows per LX step: the first
     step's window is padded at the top, the last ones' at the bottom (their own DMA pads,
     peeled), the steps between run in a loop without padding."""
     text = conv_text(1, 4, 17, 17, 8, 5, stride=stride, pad=2, dilation=dilation)
     oh = (17 + 4 - dilation * 4 - 1) // stride + 1  # 17 or 7
     rows = 4 if stride == 1 else 1                    # 4, 4, 4, 4, 1 or 7 x 1 per step
-    mapping = {"lx": {"n": 1, "g": 1, "oc": 8, "oh": rows, "ow": oh, "ic": 4, "kh": 5, "kw": 5},
-               "l0": {"oh": min(rows, 2), "ow": oh, "oc": 8, "ic": 4}}
+    mapping = {"cores": {"oc": 2} if machine != "rapid-1c" else {},
+               "lx": {"n": 1, "g": 1, "oc": 4, "oh": rows, "ow": oh, "ic": 4, "kh": 5, "kw": 5},
+               "l0": {"oh": min(rows, 2), "ow": oh, "oc": 4, "ic": 4}}
     path = pin(tmp_path, CONV_BASE, mapping)
-    program, _ = check(text, "rapid-1c", path)
-    pads = input_pads(kernel_ir(text, "rapid-1c", path))
+    program, _ = check(text, machine, path)
+    pads = input_pads(kernel_ir(text, machine, path))
     assert pads[0] == (2, 0) and pads[-1][0] == 0 and pads[-1][1] > 0  # top, then bottom
     assert (0, 0) in pads                                               # unpadded steps
     assert any(i.mnemonic == "loop" and i.operands["count"] > 1 for i in program.streams[(0, "dma0")])
@@ -206,9 +208,12 @@ def test_uneven_core_splits(tmp_path, machine, split, tile):
     path = pin(tmp_path, MM_BASE, mapping)
     text = matmul_text(7, 16, 10)
     check(text, machine, path)
-    kernel = kernel_ir(text, machine, path)
+    kernel = kernel_ir(text, machine, path, last="rapid-mem-allocate")
     cores = kernel.cores.value.data
     assert [c.core_range() for c in kernel.body.block.ops] == [(0, cores - 2), (cores - 1, cores - 1)]
+    # The regions run on different cores: each packs its LX buffers from 0.
+    firsts = [next(a for a in c.walk() if isinstance(a, M.AllocOp)) for c in kernel.body.block.ops]
+    assert [a.offset.value.data for a in firsts] == [0, 0]
 
 
 def test_deep_loop_nests_unroll_the_shortest_loops(tmp_path):

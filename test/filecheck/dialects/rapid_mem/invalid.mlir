@@ -64,6 +64,49 @@ func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
 
 // -----
 
+// a corelet region for cores the kernel does not run on
+func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
+  rapid_mem.kernel "k" cores 2 corelets 1 (%A) : !rapid_mem.buffer<64x64xf16, dram> {
+  ^bb0(%a: !rapid_mem.buffer<64x64xf16, dram>):
+    rapid_mem.corelet 0 cores 1 to 2 {
+      %t = rapid_mem.ready
+    }
+  }
+  func.return
+}
+// CHECK: rapid_mem.corelet: cores 1 to 2 but the kernel runs on cores 0 to 1
+
+// -----
+
+// a first core without a last one
+func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
+  rapid_mem.kernel "k" cores 2 corelets 1 (%A) : !rapid_mem.buffer<64x64xf16, dram> {
+  ^bb0(%a: !rapid_mem.buffer<64x64xf16, dram>):
+    "rapid_mem.corelet"() <{index = 0 : i64, first_core = 1 : i64}> ({
+      %t = rapid_mem.ready
+    }) : () -> ()
+  }
+  func.return
+}
+// CHECK: rapid_mem.corelet: give both the first and the last core, or neither
+
+// -----
+
+// a core coefficient that leaves the buffer on the region's last core (core 3: 3 * 2 + 4 > 8)
+func.func @f(%A: !rapid_mem.buffer<8x8xf16, dram>) {
+  rapid_mem.kernel "k" cores 4 corelets 1 (%A) : !rapid_mem.buffer<8x8xf16, dram> {
+  ^bb0(%a: !rapid_mem.buffer<8x8xf16, dram>):
+    rapid_mem.corelet 0 cores 0 to 3 {
+      %l = rapid_mem.alloc : !rapid_mem.buffer<8x4xf16, lx>
+      %t = rapid_mem.dma queue 0 %l <offset 0, dims {8:4, 4:1}>, %a <offset 0, core 2, dims {8:8, 4:1}> after() : !rapid_mem.buffer<8x4xf16, lx>, !rapid_mem.buffer<8x8xf16, dram>
+    }
+  }
+  func.return
+}
+// CHECK: rapid_mem.dma: src access reaches elements [0, 65] but the buffer !rapid_mem.buffer<8x8xf16, dram> has 64
+
+// -----
+
 // loop count below 1
 func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
   rapid_mem.kernel "k" cores 2 corelets 2 (%A) : !rapid_mem.buffer<64x64xf16, dram> {

@@ -45,4 +45,23 @@ func.func @f(%A: !rapid_mem.buffer<64x256xf16, dram>, %B: !rapid_mem.buffer<256x
 // CHECK-NEXT:     }
 // CHECK-NEXT:     func.return
 // CHECK-NEXT:   }
+
+// A region for some of the kernel's cores (the last core of an uneven split): its core
+// coefficient is checked on cores 3..3 only (3 * 2 + 2 columns fit the 8).
+func.func @g(%A: !rapid_mem.buffer<8x8xf16, dram>) {
+  rapid_mem.kernel "k" cores 4 corelets 1 (%A) : !rapid_mem.buffer<8x8xf16, dram> {
+  ^bb0(%a: !rapid_mem.buffer<8x8xf16, dram>):
+    rapid_mem.corelet 0 cores 3 to 3 {
+      %l = rapid_mem.alloc : !rapid_mem.buffer<8x2xf16, lx>
+      %t = rapid_mem.dma queue 0 %l <offset 0, dims {8:2, 2:1}>, %a <offset 0, core 2, dims {8:8, 2:1}> after() : !rapid_mem.buffer<8x2xf16, lx>, !rapid_mem.buffer<8x8xf16, dram>
+    }
+  }
+  func.return
+}
+
+// CHECK:      func.func @g(
+// CHECK:          rapid_mem.corelet 0 cores 3 to 3 {
+// CHECK-NEXT:       %l = rapid_mem.alloc : !rapid_mem.buffer<8x2xf16, lx>
+// CHECK:      func.return
+// CHECK-NEXT:   }
 // CHECK-NEXT: }
