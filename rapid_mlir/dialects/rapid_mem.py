@@ -38,13 +38,16 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     UnitAttr,
+    i64,
 )
 from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import (
     Attribute,
+    Block,
     Dialect,
     Operation,
     ParametrizedAttribute,
+    Region,
     SpacedOpaqueSyntaxAttribute,
     SSAValue,
     TypeAttribute,
@@ -278,6 +281,15 @@ class KernelOp(IRDLOperation):
     assembly_format = ("$layer `cores` $cores `corelets` $corelets `(` $buffers `)` `:` type($buffers) "
                        "attr-dict-with-keyword $body")
 
+    @staticmethod
+    def of(layer: str, cores: int, corelets: int, buffers: Sequence[SSAValue], body: Block) -> KernelOp:
+        """The kernel of `layer` on the DRAM `buffers`, with `body` (whose arguments stand
+        for the buffers) as its region."""
+        return KernelOp.build(operands=[list(buffers)],
+                              properties={"layer": StringAttr(layer), "cores": IntegerAttr(cores, i64),
+                                          "corelets": IntegerAttr(corelets, i64)},
+                              regions=[Region(body)])
+
     def verify_(self) -> None:
         args = [a.type for a in self.body.block.args]
         if args != [b.type for b in self.buffers]:
@@ -306,6 +318,15 @@ class CoreletOp(IRDLOperation):
     body = region_def("single_block")
     traits = traits_def(NoTerminator(), HasAncestor(KernelOp))
     assembly_format = "$index (`cores` $first_core^ `to` $last_core)? attr-dict-with-keyword $body"
+
+    @staticmethod
+    def of(index: int, body: Block, cores: tuple[int, int] | None = None) -> CoreletOp:
+        """Corelet `index`'s region holding `body`, on the cores `cores` (first, last), or
+        on every core of the kernel when None."""
+        props = {"index": IntegerAttr(index, i64)}
+        if cores is not None:
+            props |= {"first_core": IntegerAttr(cores[0], i64), "last_core": IntegerAttr(cores[1], i64)}
+        return CoreletOp.build(properties=props, regions=[Region(body)])
 
     def core_range(self) -> tuple[int, int] | None:
         """The (first, last) cores the region runs on, None for all of the kernel's."""

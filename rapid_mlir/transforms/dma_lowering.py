@@ -59,11 +59,8 @@ def dma_kernel(layer: str, mapping: Mapping, op: Operation, buffers: list[SSAVal
     for corelet in range(plan.corelets):
         region = Block()
         DmaCorelet(plan, corelet, region, list(body.args)).emit()
-        body.add_op(M.CoreletOp.build(properties={"index": IntegerAttr(corelet, i64)}, regions=[Region(region)]))
-    return M.KernelOp.build(operands=[buffers],
-                            properties={"layer": StringAttr(layer), "cores": IntegerAttr(plan.cores, i64),
-                                        "corelets": IntegerAttr(plan.corelets, i64)},
-                            regions=[Region(body)])
+        body.add_op(M.CoreletOp.of(corelet, region))
+    return M.KernelOp.of(layer, plan.cores, plan.corelets, buffers, body)
 
 
 class DmaPlan:

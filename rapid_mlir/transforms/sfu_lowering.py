@@ -60,11 +60,8 @@ def sfu_kernel(layer: str, mapping: Mapping, ops: list[Operation], buffers: list
         region = Block()
         work = make_body(plan, op, list(body.args), epilogue, machine)
         SfuCorelet(plan, corelet, region, work, machine).emit()
-        body.add_op(M.CoreletOp.build(properties={"index": IntegerAttr(corelet, i64)}, regions=[Region(region)]))
-    return M.KernelOp.build(operands=[buffers],
-                            properties={"layer": StringAttr(layer), "cores": IntegerAttr(plan.cores, i64),
-                                        "corelets": IntegerAttr(plan.corelets, i64)},
-                            regions=[Region(body)])
+        body.add_op(M.CoreletOp.of(corelet, region))
+    return M.KernelOp.of(layer, plan.cores, plan.corelets, buffers, body)
 
 
 class SfuPlan:
