@@ -3,10 +3,10 @@
     program = compile_module(module, machine="rapid-4c")
     result = rapid_mlir.runtime.load(program).run(inputs)
 
-Runs `decompose-rnn`, `convert-nn-to-tile`, `convert-tile-to-mem`, `rapid-mem-allocate`
-and `convert-mem-to-isa`, verifying the module after every pass; a failing pass raises
-`PassFailedException` whose message names the pass and the layer. What each pass
-lowers today is described in docs/lowering.md.
+Runs `decompose-rnn`, `legalize-nn`, `convert-nn-to-tile`, `convert-tile-to-mem`,
+`rapid-mem-allocate` and `convert-mem-to-isa`, verifying the module after every pass; a
+failing pass raises `PassFailedException` whose message names the pass and the layer.
+What each pass lowers today is described in docs/lowering.md.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ def passes(machine: str, mapping_file: str | None = None, weights: str | None = 
     from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
     from rapid_mlir.transforms.convert_tile_to_mem import ConvertTileToMemPass
     from rapid_mlir.transforms.decompose_rnn import DecomposeRnnPass
+    from rapid_mlir.transforms.legalize_nn import LegalizeNnPass
     from rapid_mlir.transforms.rapid_mem_allocate import RapidMemAllocatePass
 
-    return [DecomposeRnnPass(), ConvertNnToTilePass(machine=machine, mapping_file=mapping_file),
+    return [DecomposeRnnPass(), LegalizeNnPass(), ConvertNnToTilePass(machine=machine, mapping_file=mapping_file),
             ConvertTileToMemPass(machine=machine), RapidMemAllocatePass(machine=machine),
             ConvertMemToIsaPass(machine=machine, weights=weights)]
 

@@ -27,8 +27,8 @@ from rapid_mlir.tools.errors import InputError, describe, report_errors
 
 STAGES = ("nn", "tile", "mem", "isa", "asm", "bin")
 # How many of the pipeline's passes each stage needs ("nn": after the nn-to-nn
-# decompose-rnn, the nn module the device lowering starts from).
-_PASSES_FOR = {"nn": 1, "tile": 2, "mem": 4, "isa": 5, "asm": 5, "bin": 5}
+# decompose-rnn and legalize-nn, the nn module the device lowering starts from).
+_PASSES_FOR = {"nn": 2, "tile": 3, "mem": 5, "isa": 6, "asm": 6, "bin": 6}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,11 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return DecomposeRnnPass
 
+    def legalize_nn():
+        from rapid_mlir.transforms.legalize_nn import LegalizeNnPass
+
+        return LegalizeNnPass
+
     def convert_nn_to_tile():
         from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
 
@@ -40,7 +45,7 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertMemToIsaPass
 
-    return {"decompose-rnn": decompose_rnn,
+    return {"decompose-rnn": decompose_rnn, "legalize-nn": legalize_nn,
             "convert-nn-to-tile": convert_nn_to_tile, "convert-tile-to-mem": convert_tile_to_mem,
             "rapid-mem-allocate": rapid_mem_allocate,
             "convert-mem-to-isa": convert_mem_to_isa}

@@ -45,8 +45,8 @@ def test_dumps_and_timings(src, tmp_path, capsys):
     assert rapidc([str(src), "--emit", "asm", "--machine", "rapid-1c", "--ir-dump-dir", str(dump),
                    "--time-passes", "--print-ir-after-all"]) == 0
     assert sorted(p.name for p in dump.iterdir()) == [
-        "0-input.mlir", "1-decompose-rnn.mlir", "2-convert-nn-to-tile.mlir", "3-convert-tile-to-mem.mlir",
-        "4-rapid-mem-allocate.mlir", "5-convert-mem-to-isa.mlir"]
+        "0-input.mlir", "1-decompose-rnn.mlir", "2-legalize-nn.mlir", "3-convert-nn-to-tile.mlir",
+        "4-convert-tile-to-mem.mlir", "5-rapid-mem-allocate.mlir", "6-convert-mem-to-isa.mlir"]
     err = capsys.readouterr().err
     assert "// ----- IR after convert-mem-to-isa -----" in err and "total" in err
 
