@@ -86,6 +86,10 @@ def test_every_op_runs_on_every_preset(name, machine, tmp_path):
     expected = run(module.clone(), inputs, store)
     program = compile_module(module, machine, weights=weights)
     assert bool(program.host_ops) == (name in ON_HOST), [h.layer for h in program.host_ops]
+    # Every instruction that does work names the nn op it came from (only the joins
+    # between layers, signal/wait/barrier/loop, have none).
+    unnamed = {i.mnemonic for instrs in program.streams.values() for i in instrs if i.origin is None}
+    assert unnamed <= {"signal", "wait", "barrier", "loop", "halt"}, unnamed
     result = load(program).run(inputs, check_races=True)
     for key, want in expected.items():
         scale = float(np.abs(want).max()) or 1.0
