@@ -38,6 +38,11 @@ The rules, per buffer (extents absent from `lx(...)` or `l0(...)` count as 1):
   touches them). A `window` operand's `oh`, `ow` extents include the halo as for conv2d.
 - **Copy layers** (kind `copy`, DMA alone) count as vector layers: their one `tile`
   operand is the LX tile every transfer passes through.
+- **Ring reduction** (a matmul whose `k` is split over `P > 1` cores,
+  `transforms/ring_reduction.py`): besides the tiles above, every core holds the partial
+  sums of the whole `M x N` output (`partial sums`, f32) and the receive buffer of its
+  output block (`ring receive`, `P x block` f32, the block `ceil(E / P)` of the longer
+  of `M`, `N` by the other), where `P` counts the cores that get a share of `k`.
 - **Cores and corelets**: the product of the `cores(...)` parts is at most
   `machine.cores`, that of the `corelets(...)` parts at most `corelets_per_core`.
 
@@ -98,7 +103,8 @@ class Footprint:
 
     layer: str
     tiles: tuple[TileNeed, ...]
-    """The LX tiles of each operand, in the problem's operand order."""
+    """The LX tiles of each operand, in the problem's operand order (then the ring
+    reduction's buffers, when `k` is split over cores)."""
     lx_bytes: int
     """LX bytes per core: the sum of the tiles' bytes."""
     l0_a_bytes: int
@@ -137,7 +143,7 @@ class Footprint:
 
 def footprint(problem: Problem, mapping: Mapping, machine: Machine) -> Footprint:
     """The bytes `mapping` needs in LX, L0 A, L0 B and ACC when running `problem`."""
-    tiles = tuple(_tile_need(problem, mapping, op) for op in problem.operands)
+    tiles = tuple(_tile_need(problem, mapping, op) for op in problem.operands) + _ring_needs(problem, mapping)
     if problem.kind in (VECTOR, COPY):  # the SFU alone, or DMA alone: no MPE tiles, no accumulator
         return Footprint(layer=problem.layer, tiles=tiles, lx_bytes=sum(t.bytes for t in tiles),
                          l0_a_bytes=0, l0_b_bytes=0, acc_bytes=0, mpe_m=0, mpe_n=0, mpe_k=0,
@@ -216,6 +222,20 @@ def _tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:
     # store takes it from there, so only the next LX tile's first epilogue waits for a store.
     buffers = 2 if mapping.double_buffer and changes and op.name != "output" else 1
     return TileNeed(op.name, shape, op.itemsize, copies, buffers)
+
+
+def _ring_needs(problem: Problem, mapping: Mapping) -> tuple[TileNeed, ...]:
+    """The ring reduction's f32 buffers (module docstring), none without a core split of k."""
+    parts = mapping.cores.get("k", 1)
+    if problem.kind != "matmul" or parts <= 1:
+        return ()
+    k, m, n = problem.dims["k"], problem.dims["m"] * problem.dims.get("b", 1), problem.dims["n"]
+    cores = -(-k // -(-k // parts))
+    if cores <= 1:
+        return ()
+    block = -(-max(m, n) // cores)
+    shape = (cores, block, n) if m >= n else (cores, m, block)
+    return TileNeed("partial sums", (m, n), 4, 1, 1), TileNeed("ring receive", shape, 4, 1, 1)
 
 
 def _vector_tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:

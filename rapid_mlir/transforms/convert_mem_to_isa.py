@@ -31,8 +31,10 @@ the function run one after the other: between two, every stream signals the firs
 stream of its core, which waits for all of them, meets the other cores at a barrier and
 lets the streams go on. `rapid_mem.host` ops become entries of the program's host-op
 manifest, called (`host N`) by core 0's leader stream at these junctions, between two
-barriers (host_lowering.py, docs/lowering.md section 6). `rapid_mem.barrier` inside a
-kernel is not lowered yet.
+barriers (host_lowering.py, docs/lowering.md section 6). A `rapid_mem.barrier` directly
+in a kernel's body (not in a loop or corelet region) is the same join in the middle of
+the kernel, over the streams the kernel uses, with semaphores of its own; cores the
+kernel does not run on still take part in its `barrier`s (ring_reduction.py uses two).
 """
 
 from __future__ import annotations
@@ -240,6 +242,7 @@ class _Sync:
     after_loop: dict = None        # (loop, stream) -> [Instruction]
     sems: int = 0
     by_span: bool = False          # number per core range (regions on disjoint cores share numbers)
+    barrier: tuple | None = None   # in-kernel barriers: (streams, join semaphore, go semaphore per stream)
 
     def __post_init__(self):
         self.after_op, self.before_op = defaultdict(list), defaultdict(list)
@@ -378,6 +381,10 @@ def _plan_sync(kernel: KernelOp, machine, shared: _Sync | None = None) -> _Sync:
                 if producer is not None:
                     _edge(sync, producer, consumer, kernel, machine)
     sync.number(machine)
+    if any(isinstance(op, BarrierOp) for op in kernel.body.block.ops):
+        used = {_stream(op, machine) for op in kernel.walk() if isinstance(op, WorkOp)}
+        streams = [s for s in machine.streams_per_core if s in used]
+        sync.barrier = (streams, sync.new(machine), {s: sync.new(machine) for s in streams[1:]})
     if shared is not None:
         shared.sems = sync.sems
     return sync
@@ -533,7 +540,11 @@ class _CoreEmitter:
                 out[stream].append(self._instruction(op, stream))
                 out[stream].extend(self.sync.after_op.get(op, []))
             elif isinstance(op, BarrierOp):
-                raise LoweringError("rapid_mem.barrier is not lowered yet")
+                if block is not self.kernel.body.block:
+                    raise LoweringError("rapid_mem.barrier inside a loop or corelet region is not lowered yet")
+                streams, join, go = self.sync.barrier
+                for stream in streams:
+                    out[stream].extend(_join(stream, streams, join, go, True))
             elif not isinstance(op, AllocOp | ReadyOp | NextOp | GlobalOp):
                 raise LoweringError(f"unexpected op {op.name} in a kernel")
         return out
@@ -692,6 +703,10 @@ def _lower(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | Non
             for stream, instrs in streams.items():
                 # Every instruction keeps the layer it came from (traces show it).
                 code[(core, stream)][i] = [dataclasses.replace(x, origin=layer) for x in instrs]
+        if kernel_sync.barrier is not None:  # cores without work meet the in-kernel barriers too
+            count = sum(isinstance(op, BarrierOp) for op in kernel.body.block.ops)
+            for core in range(kernel.cores.value.data, max(k.cores.value.data for k in kernels)):
+                code[(core, kernel_sync.barrier[0][0])][i] = [Instruction("barrier", {}, origin=layer)] * count
     names = [s for s in machine.streams_per_core if any(st == s for _, st in code)] or machine.streams_per_core[:1]
     # Host ops (host_lowering.py) run at junction i, between kernel i - 1 and kernel i (0:
     # before the first, len(kernels): after the last), issued by core 0's leader stream.

@@ -40,8 +40,11 @@ and every instruction has static sizes:
 - **Loop depth.** When the nest would be deeper than the machine's `loop_depth`, the
   levels with the fewest iterations are unrolled (each step emitted with static offsets).
 
-Limits (reported with "not lowered yet"): splits of a reduction dim over cores or
-corelets (a ring reduction), splits of more than one dim per level, tiling `kh`/`kw`
+A matmul's `k` split over cores is combined over the ring (`ring_reduction.py`: each
+region's L0 tiles leave ACC as f32 partial sums, `MpeEmitter.partial_sums`).
+
+Limits (reported with "not lowered yet"): splits of a reduction dim over corelets, or of
+a conv's `ic` over cores (a ring reduction), splits of more than one dim per level, tiling `kh`/`kw`
 in LX, `lx(n)` or `lx(g)` above 1, and a reduction dim outside a non-reduction loop in
 `order(...)`.
 """
@@ -180,8 +183,9 @@ class MpePlan:
 
     def __init__(self, layer: str, mapping: Mapping, dims: dict[str, int], reduction: tuple[str, ...],
                  operands: dict[str, tuple[str, ...]], windows: dict[str, Window], machine,
-                 rows: tuple[str, ...], cols: tuple[str, ...], simd: tuple[str, ...]):
+                 rows: tuple[str, ...], cols: tuple[str, ...], simd: tuple[str, ...], ring: bool = False):
         self.layer, self.mapping, self.dims, self.reduction = layer, mapping, dims, reduction
+        self.ring = ring  # the caller combines partial sums of a core split of the reduction
         self.operands, self.windows, self.machine = operands, windows, machine
         if (mapping.rows, mapping.cols, mapping.simd) != (rows, cols, simd):
             fail(layer, f"only rows({','.join(rows)}) cols({','.join(cols)}) simd({','.join(simd)}) "
@@ -210,7 +214,7 @@ class MpePlan:
             fail(self.layer, f"{clause}({', '.join(f'{d}={p}' for d, p in parts.items())}) splits more than "
                              "one dim; splitting several dims over the same level is not lowered yet")
         dim, count = next(iter(parts.items()), (None, 1))
-        if dim in self.reduction:
+        if dim in self.reduction and not (self.ring and clause == "cores"):
             fail(self.layer, f"{clause}({dim}={count}) splits a reduction dim; combining partial sums "
                              "across cores or corelets (a ring reduction) is not lowered yet")
         return dim, count
@@ -343,6 +347,7 @@ class MpeEmitter:
                  block: Block, epilogue: str):
         self.p, self.r, self.block, self.epilogue = plan, region, block, epilogue
         self.dram, self.output = dram, output
+        self.part: SSAValue | None = None  # set: partial sums go to this f32 LX buffer (ring_reduction.py)
         self.inputs = [op for op in plan.operands if op in dram]
         self.tile = {d: min(plan.lx[d], region.size[d]) for d in plan.dims}
         self.t0 = {d: min(plan.l0[d], self.tile[d]) for d in plan.dims}
@@ -364,6 +369,15 @@ class MpeEmitter:
         self.pending_sfu: list[SSAValue] = []
         self.keys = [f"{op}{s}" for op in self.inputs for s in range(self.slots[op])] + ["mpe", "acc", "out"]
         self.unrolled = self._unrolled()
+
+    def partial_sums(self, part: SSAValue) -> MpeEmitter:
+        """For a ring reduction (`ring_reduction.py`): each finished L0 tile's partial sums
+        go in f32 to their place in `part` (the whole output), with no bias, activation or
+        store (the owner of the output block applies those after combining)."""
+        self.part = part
+        self.inputs = [op for op in self.inputs if op != self.BIAS]
+        self.keys = [f"{op}{s}" for op in self.inputs for s in range(self.slots[op])] + ["mpe", "acc", "out"]
+        return self
 
     # -- structure ----------------------------------------------------------------------
 
@@ -397,7 +411,7 @@ class MpeEmitter:
     def emit(self) -> None:
         self.lx = {op: [self.alloc(self.lx_shape(op), f16, M.MemSpace.LX) for _ in range(self.slots[op])]
                    for op in self.inputs}
-        self.lx_out = self.alloc(self.out_tile(), f16, M.MemSpace.LX)
+        self.lx_out = self.part if self.part is not None else self.alloc(self.out_tile(), f16, M.MemSpace.LX)
         tile = self.acc_tile()
         self.acc_slots = math.prod(-(-self.tile[d] // self.t0[d]) for d in self.L0_DIMS) if self.multi else 1
         self.acc = self.alloc(((self.acc_slots,) if self.multi else ()) + tuple(tile), f32, M.MemSpace.ACC)
@@ -551,6 +565,9 @@ class MpeEmitter:
             return st
         dst, src, bias = self.epilogue_accesses(acc_offset)
         after, self.pending_sfu = [st["mpe"], *self.pending_sfu], []
+        if self.part is not None:  # a partial sum: to its place in the whole output, in f32, no store
+            st["acc"] = self._sfu(block, "copy", [self.part, self.acc], [self.store_access()[0], src], after)
+            return st
         st["acc"] = self._epilogue(block, dst, src, bias, after)
         out_dst, out_src = self.store_access()
         st["out"] = self._dma(block, self.output, out_dst, self.lx_out, out_src, [st["acc"]],
@@ -561,11 +578,7 @@ class MpeEmitter:
         """ACC -> LX output tile: a copy or the fused relu, or the bias added (broadcast
         by `bias`'s zero strides) and then the relu."""
         def sfu(kind, operands, accesses, deps):
-            op = M.SfuOp.build(operands=[operands, deps], result_types=[M.TokenType()],
-                               properties={"kind": StringAttr(kind), "access_list": ArrayAttr(accesses),
-                                           "imms": ArrayAttr([])})
-            block.add_op(op)
-            return op.token
+            return self._sfu(block, kind, operands, accesses, deps)
 
         if self.BIAS not in self.cur:
             return sfu(self.epilogue, [self.lx_out, self.acc], [dst, src], after)
@@ -574,6 +587,14 @@ class MpeEmitter:
         if self.epilogue == "relu":
             token = sfu("relu", [self.lx_out, self.lx_out], [dst, dst], [token])
         return token
+
+    @staticmethod
+    def _sfu(block: Block, kind: str, operands, accesses, after) -> SSAValue:
+        op = M.SfuOp.build(operands=[operands, after], result_types=[M.TokenType()],
+                           properties={"kind": StringAttr(kind), "access_list": ArrayAttr(accesses),
+                                       "imms": ArrayAttr([])})
+        block.add_op(op)
+        return op.token
 
     def _dma(self, block: Block, dst, dst_access, src, src_access, after, queue: int | None = None) -> SSAValue:
         op = M.DmaOp.build(operands=[dst, src, [a for a in after if a is not None]], result_types=[M.TokenType()],
@@ -718,11 +739,15 @@ def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], ma
     m, n, k = mnk
     operands = {"a": ("m", "k"), "b": ("k", "n"), "bias": ("n",)}
     plan = MpePlan(layer, mapping, {"b": 1, "m": m, "n": n, "k": k}, ("k",), operands, {}, machine,
-                   ("m",), ("n",), ("k",))
+                   ("m",), ("n",), ("k",), ring=True)
     names = ["a", "b", "bias"][:len(buffers) - 1]
 
     def make(region, block, args):
         return MatmulEmitter(plan, region, dict(zip(names, args)), args[-1], block, epilogue,
                              trans_b=trans_b, shape=(m, n, k))
 
+    if plan.core_dim == "k" and plan.cores > 1:
+        from rapid_mlir.transforms.ring_reduction import ring_kernel
+
+        return ring_kernel(plan, make, buffers, (m, n), "bias" in names, epilogue)
     return build_kernel(plan, make, buffers)

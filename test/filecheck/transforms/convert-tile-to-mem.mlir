@@ -1,7 +1,8 @@
 // convert-tile-to-mem: a matrix-product kernel becomes a rapid_mem kernel on DRAM buffers.
 // RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-1c},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=RAGGED
-// RUN: not rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=REDUCTION
+// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=REDUCTION
+// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c},convert-mem-to-isa{machine=rapid-4c}' -t rasm | filecheck %s --check-prefix=RING-ISA
 
 func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn.name = "B"}) -> (tensor<16x10xf32> {nn.name = "C"}) {
   %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x10xf32>) -> tensor<16x10xf32>
@@ -44,6 +45,37 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // RAGGED:        rapid_mem.corelet 1 cores 3 to 3 {
 // RAGGED:          rapid_mem.dma queue 1 {{.*}} <offset 40, core 3, dims {3:10, 1:1}>
 
-// What this version still reports: a split of the reduction dim (a ring reduction).
-// REDUCTION: rapid-opt: error: {{.*}}convert-tile-to-mem: layer 'mm': cores(k=2) splits a reduction dim; combining partial sums across cores or corelets (a ring reduction) is not lowered yet
-// REDUCTION-NOT: Traceback
+// A split of the reduction dim (k = 16 over 2 cores, ring_reduction.py): each core's
+// partial sums go from ACC to an f32 LX buffer of the whole output; after a barrier every
+// core sends column block o (5 of the 10 columns) to core o's receive buffer, slot `core`;
+// after a second barrier each owner adds its slots, rounds to f16 and stores its block.
+// REDUCTION:       rapid_mem.kernel "mm" cores 2 corelets 1
+// REDUCTION:         rapid_mem.corelet 0 {
+// REDUCTION:           rapid_mem.dma queue 0 {{.*}}, %{{.*}} <offset 0, core 8, dims {7:16, 8:1}>
+// REDUCTION:           rapid_mem.sfu "copy"(%{{.*}}, %{{.*}}) {{.*}} : !rapid_mem.buffer<7x10xf32, lx>, !rapid_mem.buffer<7x10xf32, acc>
+// REDUCTION:         rapid_mem.barrier after()
+// REDUCTION-NEXT:    rapid_mem.dma queue 0 %{{.*}} <offset 0, core 35, dims {7:5, 5:1}>, %{{.*}} <offset 0, dims {7:10, 5:1}> to_core 0
+// REDUCTION-NEXT:    rapid_mem.dma queue 1 %{{.*}} <offset 0, core 35, dims {7:5, 5:1}>, %{{.*}} <offset 5, dims {7:10, 5:1}> to_core 1
+// REDUCTION-NEXT:    rapid_mem.barrier after()
+// REDUCTION-NEXT:    rapid_mem.corelet 0 {
+// REDUCTION:           rapid_mem.sfu "add"
+// REDUCTION-SAME:        <offset 0, dims {7:5, 5:1}>, #rapid_mem.access<offset 0, dims {7:5, 5:1}>, #rapid_mem.access<offset 35, dims {7:5, 5:1}>
+// REDUCTION:           rapid_mem.sfu "copy"
+// REDUCTION:           rapid_mem.dma queue 1 %{{.*}} <offset 0, core 5, dims {7:10, 5:1}>
+
+// In the ISA: an in-kernel barrier is a join (the other streams signal the leader, which
+// waits, meets the other cores and lets them go); the send to the other core is `lx@C`.
+// RING-ISA-LABEL: .core 0
+// RING-ISA-NEXT:  .stream dma0
+// RING-ISA:         loop 3, 1
+// RING-ISA-NEXT:    wait s[[JOIN:[0-9]+]]
+// RING-ISA-NEXT:    barrier
+// RING-ISA-NEXT:    signal s[[GO:[0-9]+]]
+// RING-ISA:         dma.copy lx@0[0x180] f32 {7:5, 5:1}, lx[0x0] f32 {7:10, 5:1}
+// RING-ISA-NEXT:    loop 3, 1
+// RING-ISA-NEXT:    wait s[[JOIN]]
+// RING-ISA-NEXT:    barrier
+// RING-ISA-LABEL: .stream dma1
+// RING-ISA-NEXT:    signal s[[JOIN]]
+// RING-ISA-NEXT:    wait s[[GO]]
+// RING-ISA-NEXT:    dma.copy lx@1[0x180] f32 {7:5, 5:1}, lx[0x14] f32 {7:10, 5:1}
