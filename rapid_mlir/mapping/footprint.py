@@ -38,11 +38,12 @@ The rules, per buffer (extents absent from `lx(...)` or `l0(...)` count as 1):
   touches them). A `window` operand's `oh`, `ow` extents include the halo as for conv2d.
 - **Copy layers** (kind `copy`, DMA alone) count as vector layers: their one `tile`
   operand is the LX tile every transfer passes through.
-- **Ring reduction** (a matmul whose `k` is split over `P > 1` cores,
-  `transforms/ring_reduction.py`): besides the tiles above, every core holds the partial
+- **Ring reduction** (a matmul whose `k`, or a conv whose `ic`, is split over `P > 1`
+  cores, `transforms/ring_reduction.py`; a conv's output is the matrix `M x N` =
+  `oc x (oh * ow)`): besides the tiles above, every core holds the partial
   sums of the whole `M x N` output (`partial sums`, f32) and the receive buffer of its
   output block (`ring receive`, `P x block` f32, the block `ceil(E / P)` of the longer
-  of `M`, `N` by the other), where `P` counts the cores that get a share of `k`.
+  of `M`, `N` by the other), where `P` counts the cores that get a share of `k` (`ic`).
 - **Cores and corelets**: the product of the `cores(...)` parts is at most
   `machine.cores`, that of the `corelets(...)` parts at most `corelets_per_core`.
 
@@ -225,11 +226,19 @@ def _tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:
 
 
 def _ring_needs(problem: Problem, mapping: Mapping) -> tuple[TileNeed, ...]:
-    """The ring reduction's f32 buffers (module docstring), none without a core split of k."""
-    parts = mapping.cores.get("k", 1)
-    if problem.kind != "matmul" or parts <= 1:
+    """The ring reduction's f32 buffers (module docstring), none without a core split of
+    k (a conv's ic)."""
+    if problem.kind == "matmul":
+        k, m, n = problem.dims["k"], problem.dims["m"] * problem.dims.get("b", 1), problem.dims["n"]
+        parts = mapping.cores.get("k", 1)
+    elif problem.kind == "conv2d":
+        d = problem.dims
+        k, m, n = d["ic"], d["n"] * d["g"] * d["oc"], d["oh"] * d["ow"]
+        parts = mapping.cores.get("ic", 1)
+    else:
         return ()
-    k, m, n = problem.dims["k"], problem.dims["m"] * problem.dims.get("b", 1), problem.dims["n"]
+    if parts <= 1:
+        return ()
     cores = -(-k // -(-k // parts))
     if cores <= 1:
         return ()

@@ -22,9 +22,12 @@ are the convolution's layouts:
   L0 tile (ACC `[oh][ow][oc]`) to its place, and the tile is stored from there.
 - `lx(ic) < ic`: the partial sums of the output tile stay in ACC across the LX `ic` steps.
 
-Supported mappings: `rows(oh,ow) cols(oc) simd(ic)`; one dim (not a reduction dim) split
-over cores and one over corelets, evenly or not; any LX and L0 tiles with `kh`, `kw`
-whole and `lx(n) = lx(g) = 1`.
+Supported mappings: `rows(oh,ow) cols(oc) simd(ic)`; one dim split over cores and one
+(not a reduction dim) over corelets, evenly or not; any LX and L0 tiles with `kh`, `kw`
+whole and `lx(n) = lx(g) = 1`. A split of `ic` over cores (batch 1, one group) is
+combined over the ring (`ring_reduction.py`): each core's L0 tiles leave ACC as f32
+partial sums at their NCHW place in the whole output (`store_access`), which the ring
+kernel reads as the matrix `[oc][oh * ow]`.
 """
 
 from __future__ import annotations
@@ -162,10 +165,19 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
     operands = {"input": ("n", "g", "ic", "oh", "ow"), "weight": ("g", "oc", "ic"), "bias": ("g", "oc")}
     windows = {"oh": Window(h, sh, dh, kh, pt), "ow": Window(w, sw, dw, kw, pl)}
     plan = MpePlan(layer, mapping, dims, ("ic", "kh", "kw"), operands, windows, machine,
-                   ("oh", "ow"), ("oc",), ("ic",))
+                   ("oh", "ow"), ("oc",), ("ic",), ring=("ic",))
     names = ["input", "weight", "bias"][:len(buffers) - 1]
 
     def make(region, block, args):
         return ConvEmitter(plan, region, dict(zip(names, args)), args[-1], block, epilogue, op=op)
 
-    return build_kernel(plan, make, buffers)
+    if plan.core_dim != "ic" or plan.cores == 1:
+        return build_kernel(plan, make, buffers)
+    for dim, what in (("n", "a batch"), ("g", "groups")):
+        if dims[dim] > 1:
+            fail(layer, f"cores(ic={plan.core_parts}) with {what} of {dims[dim]}: the ring reduction of a "
+                        "convolution is lowered for n = 1 and groups = 1 only")
+    from rapid_mlir.transforms.ring_reduction import ring_kernel
+
+    # The output [oc][oh][ow] as a matrix [oc][oh * ow], the bias one value per row.
+    return ring_kernel(plan, make, buffers, (o, oh * ow), "bias" in names, epilogue, bias_along="m")

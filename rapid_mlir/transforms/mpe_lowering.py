@@ -40,11 +40,12 @@ and every instruction has static sizes:
 - **Loop depth.** When the nest would be deeper than the machine's `loop_depth`, the
   levels with the fewest iterations are unrolled (each step emitted with static offsets).
 
-A matmul's `k` split over cores is combined over the ring (`ring_reduction.py`: each
-region's L0 tiles leave ACC as f32 partial sums, `MpeEmitter.partial_sums`).
+A matmul's `k` or a conv's `ic` split over cores is combined over the ring
+(`ring_reduction.py`: each region's L0 tiles leave ACC as f32 partial sums,
+`MpeEmitter.partial_sums`).
 
 Limits (reported with "not lowered yet"): splits of a reduction dim over corelets, or of
-a conv's `ic` over cores (a ring reduction), splits of more than one dim per level, tiling `kh`/`kw`
+a conv's `kh`/`kw` over cores, splits of more than one dim per level, tiling `kh`/`kw`
 in LX, `lx(n)` or `lx(g)` above 1, and a reduction dim outside a non-reduction loop in
 `order(...)`.
 """
@@ -183,9 +184,9 @@ class MpePlan:
 
     def __init__(self, layer: str, mapping: Mapping, dims: dict[str, int], reduction: tuple[str, ...],
                  operands: dict[str, tuple[str, ...]], windows: dict[str, Window], machine,
-                 rows: tuple[str, ...], cols: tuple[str, ...], simd: tuple[str, ...], ring: bool = False):
+                 rows: tuple[str, ...], cols: tuple[str, ...], simd: tuple[str, ...], ring: tuple[str, ...] = ()):
         self.layer, self.mapping, self.dims, self.reduction = layer, mapping, dims, reduction
-        self.ring = ring  # the caller combines partial sums of a core split of the reduction
+        self.ring = ring  # reduction dims whose core split the caller combines (ring_reduction.py)
         self.operands, self.windows, self.machine = operands, windows, machine
         if (mapping.rows, mapping.cols, mapping.simd) != (rows, cols, simd):
             fail(layer, f"only rows({','.join(rows)}) cols({','.join(cols)}) simd({','.join(simd)}) "
@@ -214,7 +215,7 @@ class MpePlan:
             fail(self.layer, f"{clause}({', '.join(f'{d}={p}' for d, p in parts.items())}) splits more than "
                              "one dim; splitting several dims over the same level is not lowered yet")
         dim, count = next(iter(parts.items()), (None, 1))
-        if dim in self.reduction and not (self.ring and clause == "cores"):
+        if dim in self.reduction and not (dim in self.ring and clause == "cores"):
             fail(self.layer, f"{clause}({dim}={count}) splits a reduction dim; combining partial sums "
                              "across cores or corelets (a ring reduction) is not lowered yet")
         return dim, count
@@ -739,7 +740,7 @@ def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], ma
     m, n, k = mnk
     operands = {"a": ("m", "k"), "b": ("k", "n"), "bias": ("n",)}
     plan = MpePlan(layer, mapping, {"b": 1, "m": m, "n": n, "k": k}, ("k",), operands, {}, machine,
-                   ("m",), ("n",), ("k",), ring=True)
+                   ("m",), ("n",), ("k",), ring=("k",))
     names = ["a", "b", "bias"][:len(buffers) - 1]
 
     def make(region, block, args):

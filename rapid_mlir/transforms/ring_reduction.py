@@ -1,11 +1,16 @@
-"""A split of a matrix product's reduction dim over cores (`cores(k=P)`), its partial
-sums combined over the ring (docs/lowering.md, section 4, step 7).
+"""A split of a reduction dim over cores (a matrix product's `cores(k=P)`, a
+convolution's `cores(ic=P)`), its partial sums combined over the ring (docs/lowering.md,
+section 4, step 7).
+
+The output is seen as an `M x N` matrix: a matrix product's `C[m][n]`, a convolution's
+NCHW output at batch 1 and one group as `[oc][oh * ow]` (bias one value per row, not per
+column).
 
 The kernel has three phases, separated by `rapid_mem.barrier`s (every stream of every
 core has finished the phase before any starts the next):
 
 1. **Partial sums.** Each core runs the usual MPE code (`mpe_lowering.py`) over its share
-   of `k` (the shares' start is the `core` coefficient of the A and B loads; a ragged
+   of `k` or `ic` (the shares' start is the `core` coefficient of the loads; a ragged
    last share is a region of its own), but each finished L0 tile leaves ACC through an
    `sfu copy` into its place in `part`, an f32 LX buffer of the whole `M x N` output
    (no bias, activation or store).
@@ -17,7 +22,8 @@ core has finished the phase before any starts the next):
    local copy into its own slot).
 3. **Combine and store.** Each owner adds its `P` slots in f32 (`P - 1` `sfu add`s into
    slot 0), then the epilogue into an f16 block (the bias added, broadcast over the
-   rows, and the relu, or a plain copy / relu) and stores the block.
+   rows (matmul) or the columns (conv), and the relu, or a plain copy / relu) and stores
+   the block.
 
 Cost: every core moves `(P - 1) / P * M * N * 4` bytes over the ring (plus its own block
 locally), each owner `(P - 1) * M * N / P` f32 SFU additions and one epilogue of
@@ -45,9 +51,11 @@ def owner_blocks(m: int, n: int, cores: int) -> tuple[str, int, int]:
 
 
 def ring_kernel(plan: MpePlan, make: Callable[..., MpeEmitter], buffers: list[SSAValue], mn: tuple[int, int],
-                has_bias: bool, epilogue: str) -> M.KernelOp:
-    """The rapid_mem kernel of a matrix product on DRAM buffers (a, b[, bias], c) whose `k`
-    is split over `plan.cores` cores (see the module docstring)."""
+                has_bias: bool, epilogue: str, bias_along: str = "n") -> M.KernelOp:
+    """The rapid_mem kernel of a layer on DRAM buffers (inputs[, bias], output) whose
+    reduction dim is split over `plan.cores` cores (see the module docstring). `mn` is the
+    output as a matrix (the layer's emitters write partial sums to its flat offsets),
+    `bias_along` the dim the bias indexes ("n": one value per column, "m": per row)."""
     m, n = mn
     cores = plan.cores
     body = Block(arg_types=[b.type for b in buffers])
@@ -84,7 +92,8 @@ def ring_kernel(plan: MpePlan, make: Callable[..., MpeEmitter], buffers: list[SS
         if final < first:
             continue
         block = Block()
-        _combine(block, plan, args, recv, cores, dim, size, z, (m, n), (bm, bn), has_bias, epilogue)
+        _combine(block, plan, args, recv, cores, dim, size, z, (m, n), (bm, bn),
+                 bias_along if has_bias else None, epilogue)
         body.add_op(_corelet(0, (first, final), (0, cores - 1), block))
     return M.KernelOp.build(operands=[buffers],
                             properties={"layer": StringAttr(plan.layer), "cores": IntegerAttr(cores, i64),
@@ -100,9 +109,10 @@ def _corelet(index: int, span: tuple[int, int], every: tuple[int, int], block: B
 
 
 def _combine(block: Block, plan: MpePlan, args, recv: SSAValue, cores: int, dim: str, size: int, z: int,
-             mn: tuple[int, int], slot_shape: tuple[int, int], has_bias: bool, epilogue: str) -> None:
+             mn: tuple[int, int], slot_shape: tuple[int, int], bias_along: str | None, epilogue: str) -> None:
     """An owner's phase 3: the sum of its slots, the epilogue, the store. The owner's block
-    starts at `core * size` along `dim` (the core coefficient of the accesses)."""
+    starts at `core * size` along `dim` (the core coefficient of the accesses); the bias
+    (if any) is one value per column (`bias_along` "n") or per row ("m") of the block."""
     m, n = mn
     bm, bn = slot_shape
     rows, cols = (z, n) if dim == "m" else (m, z)
@@ -118,14 +128,17 @@ def _combine(block: Block, plan: MpePlan, args, recv: SSAValue, cores: int, dim:
         token = MpeEmitter._sfu(block, "add", [recv, recv, recv], [slot(0), slot(0), slot(j)],
                                 [token] if token else [])
     after = [token] if token else []
-    if has_bias:
-        bias = add(M.AllocOp.build(result_types=[M.BufferType((bn,), f16, M.MemSpace.LX)])).buffer
-        src = access(((cols, 1),), Aff(0, size) if dim == "n" else Aff())
-        loaded = add(M.DmaOp.build(operands=[bias, args[2], []], result_types=[M.TokenType()],
-                                   properties={"queue": IntegerAttr(0, i64), "dst_access": access(((cols, 1),)),
+    if bias_along is not None:
+        count = cols if bias_along == "n" else rows
+        bias = add(M.AllocOp.build(result_types=[M.BufferType((bn if bias_along == "n" else bm,), f16,
+                                                               M.MemSpace.LX)])).buffer
+        src = access(((count, 1),), Aff(0, size) if dim == bias_along else Aff())
+        loaded = add(M.DmaOp.build(operands=[bias, args[-2], []], result_types=[M.TokenType()],
+                                   properties={"queue": IntegerAttr(0, i64), "dst_access": access(((count, 1),)),
                                                "src_access": src})).token
+        spread = ((rows, 0), (cols, 1)) if bias_along == "n" else ((rows, 1), (cols, 0))
         token = MpeEmitter._sfu(block, "add", [out, recv, bias],
-                                [slot(0), slot(0), access(((rows, 0), (cols, 1)))], [*after, loaded])
+                                [slot(0), slot(0), access(spread)], [*after, loaded])
         token = slot_token = token
         if epilogue == "relu":
             token = MpeEmitter._sfu(block, "relu", [out, out], [slot(0), slot(0)], [slot_token])

@@ -3,6 +3,7 @@
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=RAGGED
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=REDUCTION
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c},convert-mem-to-isa{machine=rapid-4c}' -t rasm | filecheck %s --check-prefix=RING-ISA
+// RUN: rapid-opt %inputs/ic-split-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/ic-split-conv.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=CONV-RING
 
 func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn.name = "B"}) -> (tensor<16x10xf32> {nn.name = "C"}) {
   %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x10xf32>) -> tensor<16x10xf32>
@@ -79,3 +80,24 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // RING-ISA-NEXT:    signal s[[JOIN]]
 // RING-ISA-NEXT:    wait s[[GO]]
 // RING-ISA-NEXT:    dma.copy lx@1[0x180] f32 {7:5, 5:1}, lx[0x14] f32 {7:10, 5:1}
+
+// A conv's input channels split over cores (ic = 5 over 2: 3 and 2, two regions): each
+// core's partial sums leave ACC [oh][ow][oc] into the f32 NCHW output [oc][oh * ow]; the
+// ring reduction cuts it into column blocks of 8 pixels; the owner adds the bias, one
+// value per row (output channel), broadcast over the columns.
+// CONV-RING:       rapid_mem.kernel "conv" cores 2 corelets 1
+// CONV-RING:         %[[PART:[0-9]+]] = rapid_mem.alloc : !rapid_mem.buffer<6x16xf32, lx>
+// CONV-RING-NEXT:    %[[RECV:[0-9]+]] = rapid_mem.alloc : !rapid_mem.buffer<2x6x8xf32, lx>
+// CONV-RING:         rapid_mem.corelet 0 cores 0 to 0 {
+// CONV-RING:           rapid_mem.dma queue 0 {{.*}}, %{{.*}} <offset 0, core 48, dims {3:16, 6:4, 6:1}, pads {0:0, 1:1, 1:1}>
+// CONV-RING:           rapid_mem.sfu "copy"(%[[PART]], %{{.*}}) accesses [#rapid_mem.access<offset 0, dims {6:16, 4:4, 4:1}>, #rapid_mem.access<offset 0, dims {6:1, 4:24, 4:6}>]
+// CONV-RING:         rapid_mem.corelet 0 cores 1 to 1 {
+// CONV-RING:           rapid_mem.dma queue 0 {{.*}}, %{{.*}} <offset 0, core 48, dims {2:16, 6:4, 6:1}, pads {0:0, 1:1, 1:1}>
+// CONV-RING:         rapid_mem.barrier after()
+// CONV-RING-NEXT:    rapid_mem.dma queue 0 %[[RECV]] <offset 0, core 48, dims {6:8, 8:1}>, %[[PART]] <offset 0, dims {6:16, 8:1}> to_core 0
+// CONV-RING-NEXT:    rapid_mem.dma queue 1 %[[RECV]] <offset 0, core 48, dims {6:8, 8:1}>, %[[PART]] <offset 8, dims {6:16, 8:1}> to_core 1
+// CONV-RING-NEXT:    rapid_mem.barrier after()
+// CONV-RING:           rapid_mem.dma queue 0 %{{.*}} <offset 0, dims {6:1}>, %{{.*}} <offset 0, dims {6:1}>
+// CONV-RING-NEXT:      rapid_mem.sfu "add"({{.*}}) accesses [{{.*}}, #rapid_mem.access<offset 0, dims {6:1, 8:0}>]
+// CONV-RING-NEXT:      rapid_mem.sfu "relu"
+// CONV-RING-NEXT:      rapid_mem.dma queue 1 %{{.*}} <offset 0, core 8, dims {6:16, 8:1}>
