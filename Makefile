@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-lit test-unit venv clean
+.PHONY: demo test test-lit test-unit fuzz venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,12 @@ test-lit: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest test/unit
+
+# Longer fuzzing campaigns than the unit tests' slices: random graphs through the whole
+# compiler (10 min), then mutated inputs for every tool (5 min); failures go to fuzz-out/.
+fuzz: $(STAMP)
+	$(BIN)/rapid-fuzz --seconds 600 --seed $${SEED:-0} --out fuzz-out
+	$(BIN)/rapid-fuzz-inputs --seconds 300 --seed $${SEED:-0} --out fuzz-out/inputs
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -765,5 +765,9 @@ def assemble(text: str, machine: Machine | str | None = None, filename: str = "<
 def assemble_file(path: str | os.PathLike, machine: Machine | str | None = None) -> Program:
     """The program of an assembly file (relative paths in it are relative to its folder)."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise AsmError(f"not a UTF-8 text file (byte {e.object[e.start]:#04x} at offset {e.start})",
+                       str(path)) from None
     return assemble(text, machine, str(path), path.parent)

@@ -38,9 +38,10 @@ def host_function(text: str):
     from xdsl.utils.exceptions import DiagnosticException, ParseError
 
     from rapid_mlir.dialects import make_context
+    from rapid_mlir.ir_io import parse_checked
 
     try:
-        module = Parser(make_context(), text, "<host op>").parse_module()
+        module = parse_checked(Parser(make_context(), text, "<host op>"))
         module.verify()
     except (ParseError, DiagnosticException, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from xdsl.context import Context
 from xdsl.ir import Dialect
 
+from rapid_mlir import xdsl_fixes
+
+xdsl_fixes.apply()
+
 
 def _nn() -> Dialect:
     from rapid_mlir.dialects.nn import NN

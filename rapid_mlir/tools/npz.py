@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,10 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise InputError(f"{path}: a single .npy array, not an .npz archive of named arrays")
             return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    # A damaged archive can fail in zipfile (an unknown compression method is a
+    # NotImplementedError, an encrypted member a RuntimeError) or in zlib.
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError,
+            zlib.error) as e:
         raise InputError(f"{path}: not a readable .npz archive ({e})") from None
 
 

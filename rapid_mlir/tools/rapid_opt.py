@@ -42,6 +42,20 @@ class RapidOptMain(xDSLOptMain):
         for name, factory in all_passes().items():
             self.register_pass(name, factory)
 
+    def register_all_frontends(self) -> None:
+        from xdsl.parser import Parser
+
+        from rapid_mlir.ir_io import not_utf8, parse_checked
+
+        def parse_mlir(io):
+            try:
+                parser = Parser(self.ctx, io.read(), self.get_input_name())
+            except UnicodeDecodeError as e:
+                raise not_utf8(self.get_input_name(), e) from None
+            return parse_checked(parser, not self.args.no_implicit_module)
+
+        self.available_frontends["mlir"] = parse_mlir
+
     def register_all_targets(self) -> None:
         from xdsl.targets.mlir import MLIRTarget
 

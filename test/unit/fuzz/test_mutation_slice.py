@@ -1,0 +1,140 @@
+"""Mutation fuzzing of the tools' input files: a fixed slice finds no bug, and the inputs
+that once did (one per bug fixed) now give a clean one-line error."""
+
+import io
+import struct
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from rapid_mlir.fuzz import mutate
+from rapid_mlir.tools.npz import read_npz
+from rapid_mlir.tools.rapid_as import main as rapid_as
+from rapid_mlir.tools.rapid_opt import main as rapid_opt
+from rapid_mlir.tools.rapid_ref import main as rapid_ref
+from rapid_mlir.tools.rapidc import main as rapidc
+
+CASES_PER_TARGET = 200
+
+
+@pytest.fixture(scope="module")
+def fuzz_work(tmp_path_factory):
+    work = tmp_path_factory.mktemp("fuzz")
+    return work, mutate.build_targets(work)
+
+
+def test_slice_has_no_bugs(fuzz_work):
+    work, targets = fuzz_work
+    report = mutate.fuzz(targets, work, cases=CASES_PER_TARGET, seed=0)
+    assert {name: sum(c.values()) for name, c in report.counts.items()} == {
+        t.name: CASES_PER_TARGET for t in targets}
+    assert sum(c["ok"] for c in report.counts.values()) > 0  # the mutants are not all rejected
+    found = [f"{name} case {i}: {o.reason}\n{o.stderr}{o.detail}" for name, i, _, o in report.bugs]
+    assert not found, "\n".join(found)
+
+
+def test_mutators_are_deterministic(fuzz_work):
+    _, targets = fuzz_work
+    for t in targets:
+        rng_a, rng_b = mutate.random.Random("x"), mutate.random.Random("x")
+        seed = t.seeds[0][1]
+        assert t.mutate(seed, rng_a) == t.mutate(seed, rng_b)
+
+
+def test_rbin_mutants_with_a_fixed_checksum_reach_the_header_checks(fuzz_work):
+    _, targets = fuzz_work
+    rbin = next(t for t in targets if t.name == "objdump").seeds[0][1]
+    assert mutate.fix_checksum(rbin) == rbin
+    _, header, payload = mutate._split_rbin(rbin)
+    assert header["machine"]["name"] == "rapid-1c" and len(payload) == header["payload_length"]
+
+
+def test_classify():
+    assert mutate.classify("t", 0, "", "", "", 0.1, []).kind == "ok"
+    assert mutate.classify("t", 1, "", "t: error: bad\n  in: x\n", "", 0.1, []).kind == "error"
+    bugs = [mutate.classify("t", 1, "", "t: internal error (KeyError): 'x'", "", 0.1, []),
+            mutate.classify("t", None, "", "", "Traceback...\nIndexError: x", 0.1, []),
+            mutate.classify("t", 1, "", "t: error: bad", "", 0.1, ["out.rbin"]),
+            mutate.classify("t", 1, "", "t: error: a\nt: error: b", "", 0.1, []),
+            mutate.classify("t", 0, "", "", "", 99.0, [])]
+    assert [o.kind for o in bugs] == ["bug"] * 5
+
+
+# Regressions: the smallest inputs of the bugs the fuzzer found ---------------------------
+
+
+def _run(capsys, tool, argv):
+    code = tool(argv)
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "Traceback" not in err
+    return code, err
+
+
+@pytest.mark.parametrize("tool", [rapid_opt, rapidc])
+def test_unterminated_string_in_a_long_line_fails_fast(tmp_path, capsys, tool):
+    # xDSL's string-literal regex backtracked exponentially: minutes for this line.
+    src = tmp_path / "s.mlir"
+    src.write_text('func.func @f() attributes {a = [0.5, "' + ", 0.25" * 30 + "]} {\n  func.return\n}\n")
+    start = time.perf_counter()
+    code, err = _run(capsys, tool, [str(src), "-o", str(tmp_path / "out")])
+    assert time.perf_counter() - start < 5
+    assert code == 1 and "End of file reached before closing string literal" in err
+    assert str(src) in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tool", [rapid_opt, rapidc])
+@pytest.mark.parametrize("text", [
+    # an integer array element that does not fit i64 (struct.error escaped the parser)
+    ('func.func @f(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {\n'
+    '  %y = nn.max_pool2d %x kernel [1, 1] strides [1, 1] pads [0, 18446744073709551616, 0, 0] '
+    'dilations [1, 1] : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32>\n  func.return %y : tensor<1x1x4x4xf32>\n}\n'),
+    # an f32 attribute beyond the largest f32 (OverflowError escaped the parser)
+    'func.func @f() {\n  "test.op"() {v = 1.0e100 : f32} : () -> ()\n  func.return\n}\n',
+])
+def test_literal_out_of_range_is_a_parse_error(tmp_path, capsys, tool, text):
+    src = tmp_path / "r.mlir"
+    src.write_text(text)
+    code, err = _run(capsys, tool, [str(src), "-o", str(tmp_path / "out")])
+    assert "value out of range for its type" in err
+    assert code == 1 and err.startswith(f"{'rapid-opt' if tool is rapid_opt else 'rapidc'}: error: {src}:")
+    assert not (tmp_path / "out").exists()
+
+
+def _npz_with_unknown_compression(path):
+    buf = io.BytesIO()
+    np.savez(buf, x=np.zeros((2, 2), np.float32))
+    data = bytearray(buf.getvalue())
+    # The compression-method field of the local header (offset 8) and of the central
+    # directory entry (offset 10): 99 is no method zipfile knows.
+    struct.pack_into("<H", data, 8, 99)
+    central = data.rfind(b"PK\x01\x02")
+    struct.pack_into("<H", data, central + 10, 99)
+    path.write_bytes(bytes(data))
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(path).read("x.npy")
+
+
+def test_npz_with_an_unknown_compression_method(tmp_path, capsys):
+    bad = tmp_path / "in.npz"
+    _npz_with_unknown_compression(bad)
+    with pytest.raises(ValueError, match="not a readable .npz archive"):
+        read_npz(bad)
+    src = tmp_path / "n.mlir"
+    src.write_text('func.func @main(%x: tensor<2x2xf32> {nn.name = "x"}) -> tensor<2x2xf32> {\n'
+                   '  %y = nn.relu %x : tensor<2x2xf32>\n  func.return %y : tensor<2x2xf32>\n}\n')
+    code, err = _run(capsys, rapid_ref, [str(src), "--inputs", str(bad), "--outputs", str(tmp_path / "o.npz")])
+    assert code == 1 and f"{bad}: not a readable .npz archive" in err
+    assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.parametrize("tool, name, suffix", [
+    (rapid_opt, "rapid-opt", ".mlir"), (rapidc, "rapidc", ".mlir"), (rapid_as, "rapid-as", ".rasm")])
+def test_a_file_that_is_not_utf8_is_named(tmp_path, capsys, tool, name, suffix):
+    # rapid-opt and rapid-as printed only Python's "'utf-8' codec can't decode byte ...".
+    src = tmp_path / ("bad" + suffix)
+    src.write_bytes(b"func.func @f() {\n  func.return \xff\n}\n")
+    code, err = _run(capsys, tool, [str(src), "-o", str(tmp_path / "out")])
+    assert code == 1 and err == f"{name}: error: {src}: not a UTF-8 text file (byte 0xff at offset 31)\n"
+    assert not (tmp_path / "out").exists()
