@@ -33,6 +33,11 @@ For a matmul `L` whose operands are not both 2-D (numpy semantics: a 1-D lhs is 
   broadcasting pairs), one `nn.concat` of the results along the rows (`L.concat`) and a
   reshape to the result's shape (`L.out`).
 
+Every function result also gets a buffer of its own: a result that is (a reshape or
+flatten of) a function argument, a weight or a constant, or that shares its data with an
+earlier result, becomes a copy (a one-input `nn.concat`, `<result name>.copy`, a DMA
+kernel on the device), since a program's outputs are separate DRAM tensors.
+
 The product that remains keeps the layer's name `L` (a mapping pinned to `L` applies to
 it) when there is one; an unnamed layer's name is `<kind>_<index>` as `convert-nn-to-tile`
 generates it, and in a function this pass changes every unnamed gemm and matmul gets its
@@ -55,7 +60,7 @@ import numpy as np
 from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import Float16Type, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, Float16Type, ModuleOp, StringAttr
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
@@ -89,6 +94,7 @@ class LegalizeNnPass(ModulePass):
                 self._legalize(fn)
 
     def _legalize(self, fn: func.FuncOp) -> None:
+        _materialise_results(fn)
         products = [op for op in fn.body.walk()
                     if isinstance(op, nn.GemmOp | nn.MatmulOp) and op.parent_op() is fn]
         todo = [op for op in products if not _device_matrix_product(op)]
@@ -108,6 +114,42 @@ class LegalizeNnPass(ModulePass):
             op.output.replace_all_uses_with(new)
             op.detach()
             op.erase()
+
+
+def _materialise_results(fn: func.FuncOp) -> None:
+    """Gives every function result a buffer of its own: a result that is (a reshape or
+    flatten of) a function argument, a weight or a constant, or that shares its data with
+    an earlier result (the same value, or views of one value), becomes a copy, a
+    one-input `nn.concat` named `<result name>.copy` (reshaped around it for a scalar)."""
+    ret = fn.body.block.last_op
+    if not isinstance(ret, func.ReturnOp):
+        return
+    seen: set[SSAValue] = set()
+    results = list(ret.arguments)
+    for i, value in enumerate(results):
+        root = value
+        while isinstance(root.owner, nn.ReshapeOp | nn.FlattenOp):
+            root = root.owner.operands[0]
+        stored = not isinstance(root.owner, Operation) or isinstance(root.owner, nn.WeightOp | nn.ConstantOp)
+        if not stored and root not in seen:
+            seen.add(root)
+            continue
+        name = _result_name(fn, i)
+        e = _Emitter(Builder(InsertPoint.before(ret)), name)
+        shape = _shape(value)
+        flat = e.reshape(value, [1], "copy_in") if not shape else value
+        copy = e.one(nn.ConcatOp([flat], axis=0), "copy")
+        results[i] = e.reshape(copy, [], "copy_out") if not shape else copy
+    ret.operands = results
+
+
+def _result_name(fn: func.FuncOp, index: int) -> str:
+    attrs = fn.res_attrs
+    if isinstance(attrs, ArrayAttr) and index < len(attrs.data):
+        name = attrs.data[index].data.get(NAME_ATTR)
+        if isinstance(name, StringAttr):
+            return name.data
+    return f"output{index}"
 
 
 class _Emitter:

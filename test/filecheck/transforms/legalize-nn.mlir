@@ -217,3 +217,21 @@ func.func @legal(%a: tensor<3x6xf32>, %w: tensor<4x6xf32>, %c: tensor<4xf32>) ->
   %y = nn.gemm %a, %w bias %c trans_b alpha 1.000000e+00 beta 1.000000e+00 : (tensor<3x6xf32>, tensor<4x6xf32>, tensor<4xf32>) -> tensor<3x4xf32>
   func.return %y : tensor<3x4xf32>
 }
+
+// -----
+
+// Every result gets a buffer of its own: a result that is an argument (or a view of one),
+// or that shares its data with an earlier result, becomes a one-input concat (a copy),
+// reshaped around it for a scalar.
+// CHECK-LABEL: func.func @results
+// CHECK-NEXT: %v = nn.reshape %x
+// CHECK-NEXT: %logits_copy = nn.concat %x axis 0 {nn.name = "logits.copy"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+// CHECK-NEXT: %output1_copy = nn.concat %v axis 0 {nn.name = "output1.copy"} : (tensor<6xf32>) -> tensor<6xf32>
+// CHECK-NEXT: %output2_copy_in = nn.reshape %s {nn.name = "output2.copy_in"} : (tensor<f32>) -> tensor<1xf32>
+// CHECK-NEXT: %output2_copy = nn.concat %output2_copy_in axis 0 {nn.name = "output2.copy"} : (tensor<1xf32>) -> tensor<1xf32>
+// CHECK-NEXT: %output2_copy_out = nn.reshape %output2_copy {nn.name = "output2.copy_out"} : (tensor<1xf32>) -> tensor<f32>
+// CHECK-NEXT: func.return %logits_copy, %output1_copy, %output2_copy_out
+func.func @results(%x: tensor<2x3xf32>, %s: tensor<f32>) -> (tensor<2x3xf32> {nn.name = "logits"}, tensor<6xf32>, tensor<f32>) {
+  %v = nn.reshape %x : (tensor<2x3xf32>) -> tensor<6xf32>
+  func.return %x, %v, %s : tensor<2x3xf32>, tensor<6xf32>, tensor<f32>
+}

@@ -246,3 +246,31 @@ def test_over_the_limit_runs_on_the_host(tmp_path):
     assert [h.layer for h in program.host_ops] == ["mm"]
     result = load(program).run(inputs, check_races=True)
     np.testing.assert_allclose(result.outputs["y"], expected["y"], rtol=0, atol=2e-3 * 3)
+
+
+RESULTS_SHARING_DATA = """
+func.func @main(%x: tensor<2x3x4xf32>, %y: tensor<4x5xf32>) -> (tensor<6x4xf32>, tensor<2x3x4xf32>, tensor<2x3x5xf32>, tensor<6x5xf32>, tensor<2x3x5xf32>, tensor<f32>) {
+  %r = nn.reshape %x : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
+  %m = nn.matmul %r, %y : (tensor<6x4xf32>, tensor<4x5xf32>) -> tensor<6x5xf32>
+  %v = nn.reshape %m : (tensor<6x5xf32>) -> tensor<2x3x5xf32>
+  %s = nn.reduce sum %x axes [0, 1, 2] : (tensor<2x3x4xf32>) -> tensor<f32>
+  func.return %r, %x, %v, %m, %v, %s : tensor<6x4xf32>, tensor<2x3x4xf32>, tensor<2x3x5xf32>, tensor<6x5xf32>, tensor<2x3x5xf32>, tensor<f32>
+}
+"""
+
+
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c"])
+def test_results_that_share_data_get_their_own_buffers(machine):
+    """A result that is (a view of) an argument, or shares its data with an earlier
+    result, becomes a copy: the program then has one output buffer per result."""
+    module = parse_module(RESULTS_SHARING_DATA)
+    inputs = random_inputs(signature(find_entry(module)), 3)
+    expected = run(parse_module(RESULTS_SHARING_DATA), inputs)
+    program = compile_module(module, machine)
+    assert not program.host_ops
+    got = load(program).run(inputs, check_races=True).outputs
+    assert got.keys() == expected.keys()
+    for key, want in expected.items():
+        # Copies are exact on f16-representable data; the matmul and the sum round once.
+        np.testing.assert_allclose(got[key], want, rtol=2e-3, atol=2e-3 * (1 + float(np.abs(want).max())),
+                                   err_msg=key)
