@@ -367,6 +367,15 @@ class LoopOp(IRDLOperation):
     traits = traits_def(HasAncestor(KernelOp))
     assembly_format = "$label $count `carry` `(` $inits `)` attr-dict-with-keyword `->` type($outs) $body"
 
+    @staticmethod
+    def of(label: str, count: int, carried: Sequence[SSAValue]) -> LoopOp:
+        """A loop of `count` iterations carrying `carried`, with an empty body block (one
+        token argument per carried token) for the caller to fill and end with `next`."""
+        tokens = [TokenType()] * len(carried)
+        return LoopOp.build(operands=[list(carried)], result_types=[tokens],
+                            properties={"label": StringAttr(label), "count": IntegerAttr(count, i64)},
+                            regions=[Region(Block(arg_types=tokens))])
+
     def verify_(self) -> None:
         if self.count.value.data < 1:
             raise VerifyException(f"rapid_mem.loop '{self.label.data}': count must be >= 1")
@@ -573,6 +582,17 @@ class DmaOp(WorkOp):
     ACCESSES: ClassVar = (("dst", "dst_access"), ("src", "src_access"))
     assembly_format = ("`queue` $queue $dst $dst_access `,` $src $src_access (`padval` $padval^)? "
                        "(`to_core` $to_core^)? `after` `(` $after `)` attr-dict `:` type($dst) `,` type($src)")
+
+    @staticmethod
+    def of(queue: int, dst: SSAValue, dst_access: AccessAttr, src: SSAValue, src_access: AccessAttr,
+           after: Sequence[SSAValue | None] = (), padval: float | None = None) -> DmaOp:
+        """A transfer on DMA queue `queue` that waits for the tokens in `after` (None
+        entries are skipped); `padval` is the value read for the source's padding."""
+        props = {"queue": IntegerAttr(queue, i64), "dst_access": dst_access, "src_access": src_access}
+        if padval is not None:
+            props["padval"] = FloatAttr(padval, Float32Type())
+        return DmaOp.build(operands=[dst, src, [a for a in after if a is not None]], result_types=[TokenType()],
+                           properties=props)
 
     def verify_(self) -> None:
         super().verify_()

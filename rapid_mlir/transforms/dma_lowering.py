@@ -32,8 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr, StringAttr, f16, f32, i64
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import f16
+from xdsl.ir import Block, Operation, SSAValue
 
 from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping, MappingError
@@ -277,17 +277,10 @@ class DmaCorelet:
         return self.add(self.block, M.AllocOp.build(result_types=[typ])).buffer
 
     def loop(self, block: Block, label: str, count: int, carried: list) -> M.LoopOp:
-        body = Block(arg_types=[M.TokenType()] * len(carried))
-        return self.add(block, M.LoopOp.build(
-            operands=[carried], result_types=[[M.TokenType()] * len(carried)],
-            properties={"label": StringAttr(label), "count": IntegerAttr(count, i64)}, regions=[Region(body)]))
+        return self.add(block, M.LoopOp.of(label, count, carried))
 
     def dma(self, block: Block, queue: int, dst, dst_access, src, src_access, after, padval=None) -> SSAValue:
-        props = {"queue": IntegerAttr(queue, i64), "dst_access": dst_access, "src_access": src_access}
-        if padval is not None:
-            props["padval"] = FloatAttr(padval, f32)
-        op = M.DmaOp.build(operands=[dst, src, list(after)], result_types=[M.TokenType()], properties=props)
-        return self.add(block, op).token
+        return self.add(block, M.DmaOp.of(queue, dst, dst_access, src, src_access, after, padval)).token
 
 
 def _tile(extent: int, cap: int) -> int:
