@@ -79,6 +79,11 @@ def _device_matrix_product(op: nn.GemmOp | nn.MatmulOp) -> bool:
             and (op.bias is None or tuple(op.bias.type.get_shape()) in ((n,), (1, n))))
 
 
+def defined_functions(module: ModuleOp) -> list[func.FuncOp]:
+    """The module's functions that have a body (a list: passes replace them as they go)."""
+    return [f for f in module.body.block.ops if isinstance(f, func.FuncOp) and not f.is_declaration]
+
+
 def layer_names(fn: func.FuncOp) -> dict[Operation, str]:
     """Every op's layer name: its `nn.name`, else `<kind>_<index>` in program order."""
     names: dict[Operation, str] = {}
@@ -134,9 +139,8 @@ class ConvertNnToTilePass(ModulePass):
             overrides = load_mapping_file(self.mapping_file) if self.mapping_file else {}
         except (MachineError, MappingError) as e:
             raise PassFailedException(f"convert-nn-to-tile: {e}") from None
-        for fn in op.walk():
-            if isinstance(fn, func.FuncOp) and not fn.is_declaration:
-                self._convert(fn, machine, overrides)
+        for fn in defined_functions(op):
+            self._convert(fn, machine, overrides)
 
     def _convert(self, fn: func.FuncOp, machine, overrides: dict[str, Mapping]) -> None:
         names = layer_names(fn)

@@ -50,7 +50,7 @@ from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.transforms.dram_views import bind_results, view_buffer, view_root
 from rapid_mlir.transforms.dma_layers import DMA_OPS
 from rapid_mlir.transforms.sfu_layers import SFU_OPS
-from rapid_mlir.transforms.convert_nn_to_tile import layer_names
+from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names
 from rapid_mlir.transforms.host_lowering import dram_type, lower_host_op, runs_on_host
 
 
@@ -75,7 +75,7 @@ class ConvertTileToMemPass(ModulePass):
 
         try:
             machine = load_machine(self.machine)
-            for fn in [f for f in op.body.block.ops if isinstance(f, func.FuncOp) and not f.is_declaration]:
+            for fn in defined_functions(op):
                 _lower_function(fn, machine)
         except (MachineError, TileLoweringError) as e:
             raise PassFailedException(f"convert-tile-to-mem: {e}") from None

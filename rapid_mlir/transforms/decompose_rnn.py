@@ -70,7 +70,7 @@ from xdsl.utils.exceptions import PassFailedException
 from rapid_mlir.dialects import nn
 from rapid_mlir.dialects.nn import NAME_ATTR
 from rapid_mlir.frontend.builder import ssa_name
-from rapid_mlir.transforms.convert_nn_to_tile import layer_names
+from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names
 from rapid_mlir.transforms.host_lowering import HOST_ATTR
 
 Value = SSAValue | None
@@ -89,9 +89,8 @@ class DecomposeRnnPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.max_steps < 0:
             raise PassFailedException(f"decompose-rnn: max-steps must be >= 0 but is {self.max_steps}")
-        for fn in op.walk():
-            if isinstance(fn, func.FuncOp) and not fn.is_declaration:
-                self._decompose(fn)
+        for fn in defined_functions(op):
+            self._decompose(fn)
 
     def _decompose(self, fn: func.FuncOp) -> None:
         names = layer_names(fn)

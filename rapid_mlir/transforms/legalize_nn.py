@@ -70,7 +70,7 @@ from rapid_mlir.dialects import nn
 from rapid_mlir.dialects.nn import NAME_ATTR
 from rapid_mlir.dialects.nn_shapes import broadcast
 from rapid_mlir.frontend.builder import ssa_name
-from rapid_mlir.transforms.convert_nn_to_tile import _device_matrix_product, layer_names
+from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, _device_matrix_product, layer_names
 from rapid_mlir.transforms.host_lowering import HOST_ATTR
 
 Shape = tuple[int, ...]
@@ -89,9 +89,8 @@ class LegalizeNnPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.max_products < 1:
             raise PassFailedException(f"legalize-nn: max-products must be >= 1 but is {self.max_products}")
-        for fn in op.walk():
-            if isinstance(fn, func.FuncOp) and not fn.is_declaration:
-                self._legalize(fn)
+        for fn in defined_functions(op):
+            self._legalize(fn)
 
     def _legalize(self, fn: func.FuncOp) -> None:
         _materialise_results(fn)
