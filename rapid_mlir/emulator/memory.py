@@ -151,16 +151,24 @@ class MemorySpace:
     """One byte-addressed memory: its buffer, size, label, shadow memory (for race
     checks) and, for LX, a cache of f16 operand tiles decoded to float32."""
 
-    __slots__ = ("kind", "label", "buf", "size", "shadow", "cache", "core")
+    __slots__ = ("kind", "label", "_buf", "size", "shadow", "cache", "core")
 
     def __init__(self, kind: Space, label: str, size: int, core: int | None = None):
         self.kind = kind
         self.label = label
-        self.buf = np.zeros(size, dtype=np.uint8)
+        self._buf = None
         self.size = size
         self.shadow = None
         self.cache = DecodeCache(4 * size)  # all of LX decoded (2x) through two different patterns
         self.core = core
+
+    @property
+    def buf(self) -> np.ndarray:
+        """The bytes, allocated on first use (a 32-core machine has a hundred spaces, and
+        a small program touches few of them)."""
+        if self._buf is None:
+            self._buf = np.zeros(self.size, dtype=np.uint8)
+        return self._buf
 
     def check(self, region: Region, first: int) -> None:
         """Raises OutOfBoundsError unless every byte `region` touches from `first` is inside."""

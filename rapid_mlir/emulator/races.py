@@ -61,13 +61,26 @@ class Shadow:
         self.nslots = (nbytes + 1) // 2
         self.paged = paged
         self.pages: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if not paged:
-            self.w = np.zeros(self.nslots, dtype=np.int64)
-            self.r = np.zeros(self.nslots, dtype=np.int64)
+        self._w: np.ndarray | None = None  # unpaged stamps, allocated on first use
+        self._r: np.ndarray | None = None
         self.starts: list[int] = []
         self.runs: list[list[int]] = []  # [start, end, writer key, reader key], sorted, disjoint
 
     # Per-slot arrays ----------------------------------------------------------------------
+
+    @property
+    def w(self) -> np.ndarray:
+        """Writer stamps of an unpaged space."""
+        if self._w is None:
+            self._w = np.zeros(self.nslots, dtype=np.int64)
+            self._r = np.zeros(self.nslots, dtype=np.int64)
+        return self._w
+
+    @property
+    def r(self) -> np.ndarray:
+        """Reader stamps of an unpaged space."""
+        self.w  # noqa: B018 - allocates both
+        return self._r
 
     def _page(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         page = self.pages.get(p)

@@ -1,6 +1,14 @@
 """Seeded random `nn` graphs for the fuzzer: valid by construction, small, finite.
 
     case = generate(seed=7)          # case.module, case.weights, case.inputs, case.ops
+    again = generate(7, choices=case.choices)   # the same graph, from its choices
+
+Every structural decision (which op, which operand, every size and attribute) is one
+integer drawn through `Choices`, and recorded; the values (weights, inputs) come from a
+separate random stream. Replaying a recorded choice list gives the same graph, and
+replaying an edited list (shorter, smaller numbers) gives a smaller graph: this is how
+`shrink` reduces a failing case, the way Hypothesis shrinks its choice sequences. A
+replayed list that runs out reads zeros (the first option, the smallest size, `False`).
 
 A graph starts from one model input (an NCHW image, or a [seq, batch, features]
 sequence, or token ids that feed an embedding `nn.gather`) and grows by `steps` ops.
@@ -54,6 +62,29 @@ class Case:
     inputs: dict[str, np.ndarray]
     ops: Counter = field(default_factory=Counter)
     """How many of each `nn` op (by name, e.g. `nn.conv2d`) the graph has, weights excluded."""
+    choices: list[int] = field(default_factory=list)
+    """The structural choices that built it (see `Choices`)."""
+
+
+class Choices:
+    """The source of structural decisions: each is an integer in [0, n), drawn at random
+    (or, when replaying, read from a list, clamped to n - 1, zero past its end) and
+    recorded."""
+
+    def __init__(self, seed: int, replay: list[int] | None = None):
+        self.rng = np.random.default_rng(seed)
+        self.replay = replay
+        self.record: list[int] = []
+
+    def draw(self, n: int, p_true: float | None = None) -> int:
+        """An integer in [0, n); with `p_true` (n == 2), 1 with that probability."""
+        if self.replay is None:
+            v = int(self.rng.random() < p_true) if p_true is not None else int(self.rng.integers(n))
+        else:
+            i = len(self.record)
+            v = min(max(int(self.replay[i]), 0), n - 1) if i < len(self.replay) else 0
+        self.record.append(v)
+        return v
 
 
 def shape(v: SSAValue) -> tuple[int, ...]:
@@ -67,8 +98,9 @@ def fits(s) -> bool:
 class _Gen:
     """The state of one generation: the builder, the values so far, the random source."""
 
-    def __init__(self, seed: int):
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, seed: int, replay: list[int] | None = None):
+        self.choices = Choices(seed, replay)
+        self.rng = np.random.default_rng([seed, 1])  # values only: weights and inputs
         self.g = GraphBuilder(inline_limit=8)
         self.values: list[SSAValue] = []
         self.pending: list[tuple[Operation, str, np.ndarray | None]] = []
@@ -79,13 +111,25 @@ class _Gen:
 
     def int(self, lo: int, hi: int) -> int:
         """Uniform in [lo, hi] inclusive."""
-        return int(self.rng.integers(lo, hi + 1))
+        return lo + self.choices.draw(hi - lo + 1)
 
     def coin(self, p: float = 0.5) -> bool:
-        return bool(self.rng.random() < p)
+        return bool(self.choices.draw(2, p))
 
     def pick(self, seq):
-        return seq[int(self.rng.integers(len(seq)))]
+        return seq[self.choices.draw(len(seq))]
+
+    def permutation(self, n: int) -> list[int]:
+        """A random permutation of range(n) (the identity when every choice is 0)."""
+        perm = list(range(n))
+        for i in range(n - 1):
+            j = i + self.choices.draw(n - i)
+            perm[i], perm[j] = perm[j], perm[i]
+        return perm
+
+    def sample(self, items, k: int) -> list:
+        """`k` distinct items, in a random order (the first `k` when every choice is 0)."""
+        return [items[i] for i in self.permutation(len(items))[:k]] if k else []
 
     def name(self, kind: str) -> str:
         self.count += 1
@@ -300,7 +344,7 @@ def _norm(s: _Gen, x: SSAValue):
 def _reduce(s: _Gen, x: SSAValue):
     rank = len(shape(x))
     kind = s.pick([k.value for k in nn.ReduceKind])
-    axes = sorted(set(int(a) for a in s.rng.choice(rank, size=s.int(1, rank), replace=False)))
+    axes = sorted(s.sample(range(rank), s.int(1, rank)))
     if s.coin(0.1):
         axes = []
     axes = [a - rank if s.coin(0.3) else a for a in axes]
@@ -329,7 +373,7 @@ def _split(s: _Gen, x: SSAValue):
         return None
     axis = s.pick(axes)
     parts = s.int(2, min(3, xs[axis]))
-    cuts = sorted(int(c) for c in s.rng.choice(np.arange(1, xs[axis]), size=parts - 1, replace=False))
+    cuts = sorted(s.sample(range(1, xs[axis]), parts - 1))
     sizes = [b - a for a, b in zip([0, *cuts], [*cuts, xs[axis]])]
     return s.emit(nn.SplitOp(x, axis=axis, sizes=sizes), "split")
 
@@ -340,11 +384,11 @@ def _reshape(s: _Gen, x: SSAValue):
     if kind == "flatten":
         return s.emit(nn.FlattenOp(x, axis=s.int(0, len(xs))), "flatten")
     if kind == "transpose":
-        perm = [int(p) for p in s.rng.permutation(len(xs))]
+        perm = s.permutation(len(xs))
         return s.emit(nn.TransposeOp(x, perm=perm), "transpose")
     # Regroup the factors of the element count into a new shape of rank 1 to 4.
     factors = _factors(math.prod(xs))
-    s.rng.shuffle(factors)
+    factors = s.sample(factors, len(factors))
     rank = s.int(1, 4)
     dims = [1] * rank
     for f in factors:
@@ -430,9 +474,10 @@ def _start(s: _Gen) -> None:
         s.emit(nn.GatherOp(table, ids, axis=0), "gather")
 
 
-def generate(seed: int, steps: int | None = None) -> Case:
-    """The graph of `seed`: `steps` ops (default 3 to 8) after the inputs, verified."""
-    s = _Gen(seed)
+def generate(seed: int, steps: int | None = None, choices: list[int] | None = None) -> Case:
+    """The graph of `seed`: `steps` ops (default 3 to 8) after the inputs, verified.
+    With `choices`, the structure replays that list (see `Choices`) instead of drawing."""
+    s = _Gen(seed, choices)
     _start(s)
     steps = steps if steps is not None else s.int(3, 8)
     families = list(OP_FAMILIES)
@@ -452,11 +497,11 @@ def generate(seed: int, steps: int | None = None) -> Case:
     floats = [v for v in s.values if v.type.get_element_type() != i64]
     s.g.output("y", floats[-1])
     leaves = [v for v in floats[:-1] if not v.uses and isinstance(v.owner, Operation)]
-    for i in sorted(s.rng.choice(len(leaves), size=min(2, len(leaves)), replace=False)):
+    for i in sorted(s.sample(range(len(leaves)), min(2, len(leaves)))):
         s.g.output(f"y{i + 2}", leaves[i])
     module, store = s.g.finish(WEIGHTS_FILE)
     module.verify()
-    return Case(seed, module, store, _inputs(module, s.rng), s.ops)
+    return Case(seed, module, store, _inputs(module, s.rng), s.ops, s.choices.record)
 
 
 def _inputs(module: ModuleOp, rng: np.random.Generator) -> dict[str, np.ndarray]:

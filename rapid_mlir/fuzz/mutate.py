@@ -156,6 +156,95 @@ TEXT_MUTATORS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
     extreme_number)
 
 
+# IR-aware text mutators: edits that usually keep a .mlir file parseable, so that the
+# mutant reaches the verifiers and the passes rather than stopping in the parser --------
+
+_INT_LIST = re.compile(rb"\[(-?\d+(?:, -?\d+)*)\]")
+_TENSOR = re.compile(rb"tensor<((?:\d+x)*)(f16|f32|f64|bf16|i1|i8|i32|i64)>")
+_SSA = re.compile(rb"%[\w.$\-]+")
+_NN_OP = re.compile(rb"\bnn\.([a-z_0-9]+)")
+_KEYWORDS = (b"constant", b"reflect", b"edge", b"sum", b"mean", b"max", b"min", b"forward", b"reverse",
+             b"bidirectional", b"none", b"tanh", b"keepdims", b"ceil_mode", b"trans_a", b"trans_b")
+_SMALL = (0, 1, 2, 3, -1, 7, 64, 1000)
+
+
+def mutate_int_list(data: bytes, rng: random.Random) -> bytes:
+    """An attribute list (`strides [1, 1]`, `perm [0, 2, 1]`): one element changed, or
+    one added or removed."""
+    lists = list(_INT_LIST.finditer(data))
+    if not lists:
+        return mutate_token(data, rng)
+    m = rng.choice(lists)
+    items = m.group(1).split(b", ")
+    how = rng.randrange(4)
+    i = rng.randrange(len(items))
+    if how == 0 and len(items) > 1:
+        del items[i]
+    elif how == 1:
+        items.insert(i, str(rng.choice(_SMALL)).encode())
+    else:
+        items[i] = str(rng.choice(_SMALL + (int(items[i]) + 1, int(items[i]) - 1))).encode()
+    return data[:m.start()] + b"[" + b", ".join(items) + b"]" + data[m.end():]
+
+
+def mutate_tensor_type(data: bytes, rng: random.Random) -> bytes:
+    """A tensor type: one dimension changed, added or removed, or another element type."""
+    types = list(_TENSOR.finditer(data))
+    if not types:
+        return mutate_int_list(data, rng)
+    m = rng.choice(types)
+    dims = [d for d in m.group(1).split(b"x") if d]
+    elem = m.group(2)
+    how = rng.randrange(4)
+    if how == 0:
+        elem = rng.choice((b"f16", b"f32", b"f64", b"bf16", b"i1", b"i32", b"i64"))
+    elif how == 1 and dims:
+        del dims[rng.randrange(len(dims))]
+    elif how == 2:
+        dims.insert(rng.randrange(len(dims) + 1), str(rng.choice((1, 2, 3))).encode())
+    elif dims:
+        i = rng.randrange(len(dims))
+        dims[i] = str(rng.choice((0, 1, 2, int(dims[i]) + 1, max(int(dims[i]) - 1, 0), 2 * int(dims[i])))).encode()
+    return data[:m.start()] + b"tensor<" + b"".join(d + b"x" for d in dims) + elem + b">" + data[m.end():]
+
+
+def swap_operands(data: bytes, rng: random.Random) -> bytes:
+    """An SSA name replaced by another one of the file (a type mismatch, a use before
+    its definition, a value of another function)."""
+    names = list(_SSA.finditer(data))
+    if len(names) < 2:
+        return mutate_token(data, rng)
+    m = rng.choice(names)
+    return data[:m.start()] + rng.choice(names).group() + data[m.end():]
+
+
+def swap_op_or_keyword(data: bytes, rng: random.Random) -> bytes:
+    """An `nn` op name replaced by another one of the file, or a keyword by another."""
+    ops = list(_NN_OP.finditer(data))
+    if ops and rng.random() < 0.5:
+        m = rng.choice(ops)
+        return data[:m.start()] + rng.choice(ops).group() + data[m.end():]
+    words = [m for k in _KEYWORDS for m in re.finditer(rb"\b" + k + rb"\b", data)]
+    if not words:
+        return mutate_int_list(data, rng)
+    m = rng.choice(words)
+    return data[:m.start()] + rng.choice(_KEYWORDS) + data[m.end():]
+
+
+IR_MUTATORS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
+    mutate_int_list, mutate_int_list, mutate_tensor_type, mutate_tensor_type, swap_operands,
+    swap_op_or_keyword)
+
+
+def mutate_mlir(data: bytes, rng: random.Random) -> bytes:
+    """Half the time an IR-aware edit (one or two), else `mutate_text`."""
+    if rng.random() < 0.5:
+        return mutate_text(data, rng)
+    for _ in range(rng.choice((1, 1, 2))):
+        data = rng.choice(IR_MUTATORS)(data, rng)
+    return data
+
+
 def mutate_text(data: bytes, rng: random.Random) -> bytes:
     """One to three text mutations."""
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
@@ -453,11 +542,11 @@ def build_targets(work: Path) -> list[Target]:
     shutil.copy(ROOT / "examples" / "small_cnn.npz", work / "small_cnn.npz")  # nn.weights is relative
     net_s, plain_s, rbin_s = str(net), str(plain_asm), str(net_rbin)
     return [
-        Target("opt", "rapid-opt", ".mlir", mlir, mutate_text,
+        Target("opt", "rapid-opt", ".mlir", mlir, mutate_mlir,
                lambda f, w: [str(f), "-o", str(w / "out.mlir")], ("out.mlir",)),
-        Target("opt-pipeline", "rapid-opt", ".mlir", mlir[1:], mutate_text,
+        Target("opt-pipeline", "rapid-opt", ".mlir", mlir[1:], mutate_mlir,
                lambda f, w: [str(f), "-p", "canonicalize,cse", "-o", str(w / "out.mlir")], ("out.mlir",)),
-        Target("rapidc", "rapidc", ".mlir", [m for m in mlir if b"nn." in m[1]], mutate_text,
+        Target("rapidc", "rapidc", ".mlir", [m for m in mlir if b"nn." in m[1]], mutate_mlir,
                lambda f, w: [str(f), "-o", str(w / "out.rbin"), "--machine", "rapid-1c"], ("out.rbin",)),
         Target("rapid-as", "rapid-as", ".rasm", asm, mutate_text,
                lambda f, w: [str(f), "-o", str(w / "out.rbin")], ("out.rbin",)),

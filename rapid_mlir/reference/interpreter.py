@@ -8,7 +8,7 @@ oracle of every differential test in the project.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, TensorType
@@ -245,12 +245,33 @@ def _optional(op, args: PythonValues, names: tuple[str, ...]) -> list:
     return [values[getattr(op, n)] if getattr(op, n) is not None else None for n in names]
 
 
+class _PerturbingInterpreter(Interpreter):
+    """Applies `perturb` to every floating-point value an `nn` op produces (used to
+    measure how sensitive a graph's outputs are to rounding; see `fuzz.sensitivity`)."""
+
+    perturb: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def _run_op(self, op, inputs):
+        result = super()._run_op(op, inputs)
+        if self.perturb is None or not op.name.startswith("nn."):
+            return result
+        values = tuple(self.perturb(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+                       for v in result.values)
+        return result._replace(values=values)
+
+
 def run(module: ModuleOp, inputs: Mapping[str, np.ndarray], weights: WeightStore | None = None,
-        entry: str | None = None) -> dict[str, np.ndarray]:
-    """Runs the entry function on named inputs and returns its named outputs."""
+        entry: str | None = None,
+        perturb: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Runs the entry function on named inputs and returns its named outputs.
+
+    `perturb`, when given, maps every floating-point value an `nn` op produces (weights
+    and constants included) to the value the rest of the graph sees; it must return a
+    new array (op results may share memory with the weight store)."""
     sig = signature(find_entry(module, entry))
     args = check_inputs(sig, inputs)
-    interp = Interpreter(module)
+    interp = _PerturbingInterpreter(module)
+    interp.perturb = perturb
     interp.register_implementations(FuncFunctions())
     interp.register_implementations(NNFunctions(weights))
     interp.register_implementations(RapidTileFunctions())

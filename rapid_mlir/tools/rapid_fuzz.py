@@ -1,13 +1,15 @@
 """`rapid-fuzz`: random valid `nn` graphs, compiled and emulated, checked by oracles.
 
-    rapid-fuzz [--seed N] [--cases N | --seconds S] [--machine NAME ...] [--mappings] [--out DIR]
+    rapid-fuzz [--seed N] [--cases N | --seconds S] [--machine NAME ...] [--mappings]
+               [--jobs J] [--shrink-seconds S] [--out DIR]
     rapid-fuzz --replay DIR/case-N [--machine NAME ...]
 
-Graph i of a campaign has seed `N + i`, so a campaign is reproducible. Each failing case
-is saved to `DIR/case-SEED/` (model.mlir, weights.npz, inputs.npz, failure.txt). Prints
-the graphs generated, the ops covered, the presets tried and the counts of mismatches,
-crashes, fired checks and rejections. Exit code 1 when any case failed. See
-docs/fuzzing.md.
+Graph i of a campaign has seed `N + i`, so a campaign is reproducible (with any number
+of jobs). Each failing case is shrunk and saved to `DIR/case-SEED/` (model.mlir,
+weights.npz, inputs.npz, case.json, failure.txt; the unshrunk graph in original/).
+Prints the graphs generated, the ops covered, the presets and mappings tried and the
+counts of mismatches, crashes, fired checks, rejections and differences explained by
+fp16 rounding. Exit code 1 when any case failed. See docs/fuzzing.md.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rapid_mlir.tools.errors import report_errors
+from rapid_mlir.tools.errors import InputError, report_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--seconds", type=float, metavar="S", help="run for this long instead")
     p.add_argument("--machine", action="append", metavar="NAME",
                    help="a machine preset or file to compile for; repeat for several "
-                        "(default: rapid-1c, rapid-4c, rapid-32c)")
+                        "(default: rapid-4c, rapid-1c, rapid-32c)")
     p.add_argument("--mappings", action="store_true",
                    help="also pin each layer to variants of its mapping on the first machine "
-                        "(serial: one core, single-buffered; small-tiles: halved LX tiles)")
+                        "(serial: one core, single-buffered; small-tiles: halved LX tiles; "
+                        "random: a random legal mapping per layer)")
+    p.add_argument("--rotate", action="store_true",
+                   help="run each graph on the first machine, one other machine and one mapping "
+                        "variant, in turn (three runs per graph; for long campaigns)")
+    p.add_argument("--jobs", type=int, default=1, metavar="J", help="graphs checked in parallel (default 1)")
+    p.add_argument("--shrink-seconds", type=float, default=60.0, metavar="S",
+                   help="time spent shrinking each failing case (default 60; 0: no shrinking)")
     p.add_argument("--out", default="fuzz-out", metavar="DIR", help="where failing cases go (default fuzz-out)")
     p.add_argument("--replay", metavar="CASE_DIR", help="re-run the oracles on a saved case")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
@@ -55,7 +64,10 @@ def _work(args) -> int:
         return 1 if failed else 0
     log = None if args.quiet else (lambda line: print(line, flush=True))
     mappings = MAPPING_VARIANTS if args.mappings else ()
-    summary = campaign(args.seed, args.cases, args.seconds, presets, args.out, log, mappings)
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    summary = campaign(args.seed, args.cases, args.seconds, presets, args.out, log, mappings,
+                       args.jobs, args.shrink_seconds, args.rotate)
     for line in summary.lines():
         print(line)
     return 1 if any(summary.counts[k] for k in FAILURES) else 0

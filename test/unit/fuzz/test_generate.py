@@ -44,3 +44,25 @@ def test_generation_is_deterministic():
 
 def test_steps_sets_the_depth():
     assert sum(generate(5, steps=1).ops.values()) < sum(generate(5, steps=12).ops.values())
+
+
+@pytest.mark.parametrize("seed", [0, 7, 123])
+def test_replaying_the_recorded_choices_gives_the_same_graph(seed):
+    case = generate(seed)
+    again = generate(seed, choices=case.choices)
+    assert module_text(again.module) == module_text(case.module)
+    assert again.choices == case.choices
+    for name in case.inputs:
+        np.testing.assert_array_equal(again.inputs[name], case.inputs[name])
+
+
+def test_edited_choices_give_a_valid_smaller_graph():
+    case = generate(3)
+    # Past its end a replayed list reads zeros: the first option, the smallest size.
+    empty = generate(3, choices=[])
+    assert set(empty.choices) == {0} and sum(empty.ops.values()) < sum(case.ops.values())
+    parse_module(module_text(empty.module))
+    # Out-of-range choices are clamped, not an error.
+    clamped = generate(3, choices=[10 ** 6] * len(case.choices))
+    parse_module(module_text(clamped.module))
+    assert max(clamped.choices) < 10 ** 6
