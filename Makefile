@@ -30,9 +30,10 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest test/unit
 
 # Longer fuzzing campaigns than the unit tests' slices: random graphs through the whole
-# compiler (10 min), then mutated inputs for every tool (5 min); failures go to fuzz-out/.
+# compiler on every preset and mapping variant in turn, two at a time (10 min), then
+# mutated inputs for every tool (5 min); shrunk reproducers go to fuzz-out/.
 fuzz: $(STAMP)
-	$(BIN)/rapid-fuzz --seconds 600 --seed $${SEED:-0} --out fuzz-out
+	$(BIN)/rapid-fuzz --seconds 600 --seed $${SEED:-0} --mappings --rotate --jobs $${JOBS:-2} --out fuzz-out
 	$(BIN)/rapid-fuzz-inputs --seconds 300 --seed $${SEED:-0} --out fuzz-out/inputs
 
 clean:
