@@ -306,6 +306,10 @@ def _rejection_key(message: str) -> str:
     return re.sub(r"\d+", "N", first)[:200]
 
 
+PROGRESS_EVERY = 100
+"""A campaign logs a progress line after this many graphs."""
+
+
 @dataclass
 class SeedReport:
     """What one seed's check sends back to the campaign (small: it crosses processes)."""
@@ -387,6 +391,9 @@ def _tally(summary: Summary, r: SeedReport, log) -> None:
         summary.failing.append((r.seed, r.saved or "", r.failing))
     if log and r.log:
         log(r.log)
+    if log and summary.graphs % PROGRESS_EVERY == 0:
+        log(f"{summary.graphs} graphs, {summary.runs} runs, {len(summary.failing)} failing, "
+            f"{summary.counts[EXPLAINED]} explained, {summary.counts[REJECTED]} rejected")
 
 
 def check_seed(seed: int, presets: Sequence[str], out_dir: str, mappings: Sequence[str] = (),
