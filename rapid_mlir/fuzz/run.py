@@ -412,7 +412,11 @@ def check_seed(seed: int, presets: Sequence[str], out_dir: str, mappings: Sequen
         where = Path(out_dir) / f"case-{seed}"
         save_case(where / "original", case.module, case.weights, case.inputs, outcome, presets, seed,
                   mappings, case.choices)
-        small, small_outcome, note = _shrink_failure(case, outcome, presets, mappings, Path(work), shrink_seconds)
+        try:
+            small, small_outcome, note = _shrink_failure(case, outcome, presets, mappings, Path(work),
+                                                         shrink_seconds)
+        except Exception as e:  # noqa: BLE001 - a failing shrink must not lose the case
+            small, small_outcome, note = case, outcome, f"not shrunk: {_trace(e)}"
         save_case(where, small.module, small.weights, small.inputs, small_outcome, presets, seed, mappings,
                   small.choices, note)
         report.saved = str(where)
