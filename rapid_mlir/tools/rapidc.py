@@ -3,12 +3,18 @@
     rapidc INPUT.mlir -o OUT.rbin [--machine NAME|FILE] [--mapping fixed|FILE.json]
           [--emit nn|tile|mem|isa|asm|bin] [--print-ir-after-all] [--ir-dump-dir DIR]
           [--time-passes]
+    rapidc MODEL.onnx -o OUT.rbin [--input-shape NAME=1x3x224x224 ...] [same options]
 
 Runs `rapid_mlir.pipeline`'s passes up to the stage `--emit` names (default: `bin` when
 the output ends in `.rbin`, else `asm`), verifying the IR after every pass. Text stages
 go to `-o` or stdout; `bin` needs `-o`. Errors name the pass that failed and the layer,
 and nothing is written. The binary's tensors keep the entry function's names, so
 `rapid-run OUT.rbin --inputs IN.npz --outputs OUT.npz` works by name.
+
+An ONNX model is imported first (`rapid_mlir.frontend.onnx`, docs/onnx.md); its weights go
+to a temporary `.npz` for the passes. A text stage written with `-o` (e.g. `--emit nn -o
+net.mlir`) also writes the weights beside it (`net.npz`, which the module names), so the
+output is a complete `nn` module for the other tools.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,11 +36,12 @@ STAGES = ("nn", "tile", "mem", "isa", "asm", "bin")
 # How many of the pipeline's passes each stage needs ("nn": after the nn-to-nn
 # decompose-rnn and legalize-nn, the nn module the device lowering starts from).
 _PASSES_FOR = {"nn": 2, "tile": 3, "mem": 5, "isa": 6, "asm": 6, "bin": 6}
+_TEXT_STAGES = ("nn", "tile", "mem", "isa")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rapidc", description="Compile an nn module for the rapid accelerator.")
-    p.add_argument("input", help="the nn module (.mlir)")
+    p.add_argument("input", help="the nn module (.mlir) or an ONNX model (.onnx)")
     p.add_argument("-o", "--output", help="output file (.rbin for a binary)")
     p.add_argument("--machine", default="rapid-4c", help="machine preset or machine file (default rapid-4c)")
     p.add_argument("--mapping", default="fixed", help="'fixed' or a JSON file of layer -> mapping")
@@ -41,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass to stderr")
     p.add_argument("--ir-dump-dir", help="write the IR after every pass to DIR/<n>-<pass>.mlir")
     p.add_argument("--time-passes", action="store_true", help="print the time of every pass to stderr")
+    p.add_argument("--input-shape", action="append", metavar="NAME=SHAPE",
+                   help="static shape of an ONNX model input, e.g. data=1x3x224x224 (repeatable)")
     return p
 
 
 def compile_file(args) -> bytes | str:
     """Runs the pipeline on `args.input` up to `args.emit`; returns the output."""
-    from rapid_mlir.dialects import make_context
     from rapid_mlir.machine import load_machine
-    from rapid_mlir.pipeline import passes
 
     emit = args.emit or ("bin" if (args.output or "").endswith(".rbin") else "asm")
     if emit == "bin" and not args.output:
@@ -57,11 +65,69 @@ def compile_file(args) -> bytes | str:
     mapping_file = None if args.mapping == "fixed" else args.mapping
     if mapping_file is not None and not Path(mapping_file).is_file():
         raise InputError(f"--mapping: {mapping_file} is neither 'fixed' nor an existing JSON file")
-    module = read_module(args.input)
+    # An imported model's weights live in a temporary file while the passes read them.
+    with tempfile.TemporaryDirectory(prefix="rapidc-") as tmp:
+        module, weights, store = _read_input(args, emit, Path(tmp))
+        out = _run_passes(args, emit, mapping_file, module, weights)
+    if out is not None:
+        return out
+    if store is not None:
+        _keep_weights(args, emit, module, store, weights)
+    return module_text(module)
+
+
+def _read_input(args, emit: str, tmp: Path):
+    """The module, the absolute path of its weight file, and (ONNX) the imported weights."""
+    from rapid_mlir.frontend.onnx import import_onnx, is_onnx_file, parse_input_shapes
     from rapid_mlir.weights import weights_file_of
 
-    weights_path = weights_file_of(module, args.input)
-    weights = str(weights_path.resolve()) if weights_path is not None else None
+    if not is_onnx_file(args.input):
+        if args.input_shape:
+            raise InputError("--input-shape applies only to ONNX models (.onnx)")
+        module = read_module(args.input)
+        path = weights_file_of(module, args.input)
+        return module, (str(path.resolve()) if path is not None else None), None
+    name = (_weights_beside_output(args, emit) or Path(args.input).with_suffix(".npz")).name
+    module, store = import_onnx(args.input, parse_input_shapes(args.input_shape), weights_file=name)
+    if not len(store):
+        return module, None, None
+    path = tmp / name
+    store.save(path)
+    return module, str(path), store
+
+
+def _weights_beside_output(args, emit: str) -> Path | None:
+    """Where a text stage of an ONNX model keeps its weights: beside the output file."""
+    if args.output is None or emit not in _TEXT_STAGES:
+        return None
+    path = Path(args.output).with_suffix(".npz")
+    if path == Path(args.output):
+        raise InputError(f"-o {args.output}: the IR text and the model's weights would both go to this file")
+    return path
+
+
+def _keep_weights(args, emit: str, module, store, temporary: str) -> None:
+    """Saves an imported model's weights beside a text output (`-o`), and makes the
+    `rapid_isa.data` ops refer to that file, not to the temporary one the passes read."""
+    from xdsl.dialects.builtin import StringAttr
+
+    from rapid_mlir.dialects.rapid_isa import DataOp
+
+    final = _weights_beside_output(args, emit)
+    source = str(final.resolve()) if final is not None else Path(temporary).name
+    for op in module.walk():
+        if isinstance(op, DataOp) and op.source is not None and op.source.data == temporary:
+            op.properties["source"] = StringAttr(source)
+    if final is not None:
+        store.save(final)
+
+
+def _run_passes(args, emit: str, mapping_file: str | None, module, weights: str | None) -> bytes | str | None:
+    """Runs the pipeline up to `emit`; returns the program (asm text or binary), or None
+    for the IR stages, whose module the caller prints."""
+    from rapid_mlir.dialects import make_context
+    from rapid_mlir.pipeline import passes
+
     ctx = make_context()
     dump = Path(args.ir_dump_dir) if args.ir_dump_dir else None
     if dump is not None:
@@ -85,8 +151,8 @@ def compile_file(args) -> bytes | str:
         for name, seconds in timings:
             print(f"{name:<24} {seconds * 1000:9.1f} ms", file=sys.stderr)
         print(f"{'total':<24} {sum(s for _, s in timings) * 1000:9.1f} ms", file=sys.stderr)
-    if emit in ("nn", "tile", "mem", "isa"):
-        return module_text(module)
+    if emit in _TEXT_STAGES:
+        return None
     from rapid_mlir.backend.isa_ir import module_to_program
     from rapid_mlir.backend.printer import program_to_text
     from rapid_mlir.backend.rbin import write_rbin
