@@ -51,6 +51,16 @@ _TYPE_NAMES = {1: "FLOAT", 10: "FLOAT16", 7: "INT64", 6: "INT32"}
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
+# onnx.AttributeProto.AttributeType values: FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6,
+# INTS 7, STRINGS 8.
+_ATTRIBUTE_TYPE_NAMES = {1: "a float", 2: "an int", 3: "a string", 4: "a tensor", 6: "a list of floats",
+                         7: "a list of ints", 8: "a list of strings"}
+_ATTRIBUTE_TYPES = {int: ("an int", (2,)), float: ("a float", (1, 2)), str: ("a string", (3,)),
+                    list: ("a list", (6, 7, 8)), tuple: ("a list", (6, 7, 8))}
+"""The attribute types a default of each Python type admits (a float attribute may be
+written as an int)."""
+
+
 class OnnxImportError(InputError):
     """An ONNX model, or an input shape given for it, that cannot become an `nn` module."""
 
@@ -70,6 +80,7 @@ def import_onnx(model, input_shapes: Mapping[str, Sequence[int]] | None = None,
     proto, path = _load(model)
     if weights_file is None:
         weights_file = Path(path).with_suffix(".npz").name if path is not None else "model.npz"
+    _check_names(proto.graph)
     proto = _inline_functions(proto)
     importer = _Importer(proto.graph, model_opset(proto))
     importer.run(dict(input_shapes or {}))
@@ -136,6 +147,25 @@ def _load(model):
     # protobuf's DecodeError and onnx's external-data errors share no useful base class.
     except Exception as e:  # noqa: BLE001
         raise OnnxImportError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+
+
+def _check_names(graph) -> None:
+    """Every tensor and node name must be text: protobuf hands a name that is not valid
+    UTF-8 back as bytes, which no later step expects."""
+    def bad(name) -> bool:
+        return not isinstance(name, str)
+
+    for what, values in (("input", graph.input), ("output", graph.output), ("initializer", graph.initializer)):
+        for i, v in enumerate(values):
+            if bad(v.name):
+                raise OnnxImportError(f"graph {what} #{i}: its name {v.name!r} is not valid UTF-8 text")
+    for i, node in enumerate(graph.node):
+        for name in [node.name, node.op_type, node.domain, *node.input, *node.output]:
+            if bad(name):
+                raise OnnxImportError(f"node #{i}: the name {name!r} is not valid UTF-8 text")
+        for a in node.attribute:
+            if bad(a.name):
+                raise OnnxImportError(f"node #{i}: attribute name {a.name!r} is not valid UTF-8 text")
 
 
 def _inline_functions(proto):
@@ -237,7 +267,12 @@ class Node:
         self._read.add(name)
         if name not in self._attrs:
             return default
-        value = get_attribute_value(self._attrs[name])
+        proto = self._attrs[name]
+        expected = _ATTRIBUTE_TYPES.get(type(default))
+        if expected is not None and proto.type not in expected[1]:
+            raise self.fail(f"attribute '{name}' must be {expected[0]}, but the model gives "
+                            f"{_ATTRIBUTE_TYPE_NAMES.get(proto.type, f'type {proto.type}')}")
+        value = get_attribute_value(proto)
         if isinstance(value, bytes):
             return value.decode()
         if isinstance(value, list) and value and isinstance(value[0], bytes):
@@ -274,6 +309,8 @@ class Node:
 
     def const(self, i: int, what: str) -> np.ndarray:
         """Input `i`, which must be known at import time (an attribute in all but name)."""
+        if not self.has(i):
+            raise self.fail(f"{what} (input {i}) is required")
         value = self.imp.env[self.inputs[i]]
         if not isinstance(value, np.ndarray):
             raise self.fail(f"{what} (input {i}, '{self.inputs[i]}') must be a constant, but it is computed "
@@ -291,6 +328,8 @@ class Node:
 
     def shape(self, i: int) -> tuple[int, ...]:
         """The static shape of input `i` (IR value or constant)."""
+        if not self.has(i):
+            raise self.fail(f"input {i} is required")
         value = self.imp.env[self.inputs[i]]
         if isinstance(value, np.ndarray):
             return tuple(value.shape)
@@ -355,6 +394,15 @@ def _translate(node: Node) -> list[Value]:
         results = handler(node)
     except (VerifyException, ShapeError, WeightError) as e:  # an nn op rejected what the node asks
         raise node.fail(str(e).removeprefix("Operation does not verify: ")) from None
+    except OnnxImportError:
+        raise
+    # A malformed node (a tensor of the wrong rank where a handler indexes its shape, an
+    # attribute value out of every range) can fail inside a handler before any check
+    # names it: report it against the node rather than as an internal error (found by
+    # mutation fuzzing of .onnx files, docs/fuzzing.md).
+    except (IndexError, TypeError, KeyError, ValueError, OverflowError, ZeroDivisionError) as e:
+        raise node.fail(f"malformed node, or a form the importer does not handle ({type(e).__name__}: {e})") \
+            from None
     unread = node.unread_attributes()
     if unread:
         raise node.fail(f"attribute '{unread[0]}' is not supported")

@@ -403,6 +403,122 @@ def mutate_machine(data: bytes, rng: random.Random) -> bytes:
 # .npz inputs ------------------------------------------------------------------------------
 
 
+def mutate_onnx(data: bytes, rng: random.Random) -> bytes:
+    """ONNX models: mostly structured edits of the parsed protobuf (a node's op type,
+    input name or attribute changed, a node dropped or duplicated, a tensor's dims or data
+    type changed, an input's shape made symbolic or wrong, the opset changed), re-serialised;
+    otherwise raw byte damage (a protobuf that does not decode, or decodes wrongly)."""
+    import onnx
+
+    if rng.random() < 0.25:
+        return flip_bytes(data, rng) if rng.random() < 0.5 else truncate(data, rng)
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception:  # noqa: BLE001 - an earlier mutation damaged the seed: damage it more
+        return flip_bytes(data, rng)
+    for _ in range(rng.choice((1, 1, 2))):
+        rng.choice(_ONNX_EDITS)(model, rng)
+    return model.SerializeToString()
+
+
+def _onnx_node_op(model, rng: random.Random) -> None:
+    nodes = model.graph.node
+    if nodes:
+        kinds = sorted({n.op_type for n in nodes}) + ["Unknown", "Loop", "Resize", "Pow", "Cast"]
+        rng.choice(nodes).op_type = rng.choice(kinds)
+
+
+def _onnx_node_io(model, rng: random.Random) -> None:
+    nodes = model.graph.node
+    if not nodes:
+        return
+    node = rng.choice(nodes)
+    names = [t for n in nodes for t in list(n.input) + list(n.output)] + ["", "missing"]
+    how = rng.randrange(3)
+    if how == 0 and node.input:
+        node.input[rng.randrange(len(node.input))] = rng.choice(names)
+    elif how == 1 and node.input:
+        del node.input[rng.randrange(len(node.input))]
+    elif node.output:
+        node.output[rng.randrange(len(node.output))] = rng.choice(names)
+
+
+def _onnx_node_list(model, rng: random.Random) -> None:
+    nodes = model.graph.node
+    if not nodes:
+        return
+    i = rng.randrange(len(nodes))
+    if rng.random() < 0.5:
+        del nodes[i]
+    else:
+        nodes.add().CopyFrom(nodes[i])
+
+
+def _onnx_attribute(model, rng: random.Random) -> None:
+    import onnx
+
+    nodes = [n for n in model.graph.node if n.attribute]
+    if not nodes:
+        return
+    node = rng.choice(nodes)
+    attr = rng.choice(node.attribute)
+    how = rng.randrange(4)
+    if how == 0:
+        node.attribute.remove(attr)
+    elif how == 1 and attr.ints:
+        attr.ints[rng.randrange(len(attr.ints))] = rng.choice(_INT64_EXTREMES)
+    elif how == 2 and attr.type == onnx.AttributeProto.INT:
+        attr.i = rng.choice(_INT64_EXTREMES)
+    elif how == 2 and attr.type == onnx.AttributeProto.FLOAT:
+        attr.f = rng.choice((0.0, -1.0, 1e30, math.nan, math.inf))
+    else:
+        attr.name = rng.choice(("axis", "pads", "strides", "kernel_shape", "group", "perm", "bogus"))
+
+
+def _onnx_tensor(model, rng: random.Random) -> None:
+    inits = model.graph.initializer
+    if not inits:
+        return
+    t = rng.choice(inits)
+    how = rng.randrange(3)
+    if how == 0 and t.dims:
+        t.dims[rng.randrange(len(t.dims))] = rng.choice((0, 1, 3, 2**31, -1))
+    elif how == 1:
+        t.data_type = rng.choice((0, 2, 5, 9, 11, 16, 100))
+    else:
+        t.raw_data = t.raw_data[: rng.randrange(len(t.raw_data) + 1)]
+
+
+def _onnx_io_shape(model, rng: random.Random) -> None:
+    values = list(model.graph.input) + list(model.graph.output)
+    if not values:
+        return
+    v = rng.choice(values)
+    dims = v.type.tensor_type.shape.dim
+    how = rng.randrange(3)
+    if how == 0 and dims:
+        dims[rng.randrange(len(dims))].dim_param = "batch"
+    elif how == 1 and dims:
+        dims[rng.randrange(len(dims))].dim_value = rng.choice((0, 1, 7, 2**31))
+    else:
+        v.type.tensor_type.elem_type = rng.choice((0, 2, 6, 9, 10, 11))
+
+
+def _onnx_opset(model, rng: random.Random) -> None:
+    if model.opset_import:
+        model.opset_import[0].version = rng.choice((1, 7, 12, 13, 18, 21, 22, 99))
+        if rng.random() < 0.2:
+            model.opset_import[0].domain = "com.example"
+
+
+_INT64_EXTREMES = (0, -1, 1, 2, 2**31, -(2**31) - 1, 2**32, 2**63 - 1, -(2**63))
+"""Extreme values a protobuf int64 field can hold."""
+
+_ONNX_EDITS = (_onnx_node_op, _onnx_node_io, _onnx_node_list, _onnx_attribute, _onnx_attribute,
+               _onnx_tensor, _onnx_io_shape, _onnx_opset)
+
+
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -533,6 +649,7 @@ def build_targets(work: Path) -> list[Target]:
     rbin.append(("gather.rbin (host ops)", host_rbin.read_bytes()))
     inputs = random_inputs(signature(find_entry(read_module(str(net)))), 0)
     npz = [("ic-split-conv inputs", _npz_bytes(inputs))]
+    onnx_seeds = _onnx_seeds()
     machines = [(f"{n}.toml", to_toml(m.to_dict())) for n, m in PRESETS.items()]
     machines += [(f"{n}-base.toml", f'base = "{n}"\nlx_bytes = {m.lx_bytes}\n'.encode())
                  for n, m in PRESETS.items()]
@@ -565,7 +682,49 @@ def build_targets(work: Path) -> list[Target]:
                ("out.npz",)),
         Target("npz-ref", "rapid-ref", ".npz", npz, mutate_npz,
                lambda f, w: [net_s, "--inputs", str(f), "--outputs", str(w / "out.npz")], ("out.npz",)),
+        Target("onnx-rapidc", "rapidc", ".onnx", onnx_seeds, mutate_onnx,
+               lambda f, w: [str(f), "-o", str(w / "out.rbin"), "--machine", "rapid-1c"], ("out.rbin",)),
+        Target("onnx-ref", "rapid-ref", ".onnx", onnx_seeds, mutate_onnx,
+               lambda f, w: [str(f), "--random-inputs", "0", "--outputs", str(w / "out.npz")], ("out.npz",)),
     ]
+
+
+ONNX_GRAPH_SEEDS = (0, 1, 2, 3, 5, 8)
+"""Seeds of `fuzz.generate` graphs exported as ONNX seeds (between them: conv, gemm,
+matmul, LSTM, GRU, gather, pad, split, reduce, normalisations)."""
+
+
+def _onnx_seeds() -> list[tuple[str, bytes]]:
+    """ONNX models: the bundled network and a few generated graphs exported by
+    `reference.onnx_export`, and a model with the shape arithmetic that PyTorch's
+    exporters write (Shape, Gather, Unsqueeze, Concat, Reshape)."""
+    import onnx.helper as oh
+    from onnx import TensorProto
+
+    from rapid_mlir.fuzz.generate import generate
+    from rapid_mlir.ir_io import read_module
+    from rapid_mlir.reference.onnx_export import to_onnx
+    from rapid_mlir.weights import store_for
+
+    path = ROOT / "examples" / "small_cnn.mlir"
+    module = read_module(path)
+    seeds = [("small_cnn.onnx", to_onnx(module, store_for(module, path)).SerializeToString())]
+    for seed in ONNX_GRAPH_SEEDS:
+        case = generate(seed)
+        seeds.append((f"generated graph {seed}.onnx", to_onnx(case.module, case.weights).SerializeToString()))
+    i64 = lambda name, v: oh.make_tensor(name, TensorProto.INT64, [len(v)], v)  # noqa: E731
+    nodes = [oh.make_node("Shape", ["x"], ["s"]),
+             oh.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             oh.make_node("Unsqueeze", ["n", "zero"], ["n1"]),
+             oh.make_node("Concat", ["n1", "minus1"], ["shape"], axis=0),
+             oh.make_node("Reshape", ["x", "shape"], ["flat"]),
+             oh.make_node("Relu", ["flat"], ["y"])]
+    graph = oh.make_graph(nodes, "shape_arith", [oh.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+                          [oh.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          initializer=[oh.make_tensor("zero", TensorProto.INT64, [], [0]), i64("minus1", [-1])])
+    seeds.append(("shape arithmetic.onnx", oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+                  .SerializeToString()))
+    return seeds
 
 
 # Running and classifying -------------------------------------------------------------------

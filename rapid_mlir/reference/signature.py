@@ -7,6 +7,8 @@ Tools exchange tensors with users by these names (`.npz` files).
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -103,6 +105,10 @@ def check_inputs(sig: Signature, inputs: Mapping[str, np.ndarray]) -> list[np.nd
     return ordered
 
 
+RANDOM_INPUT_LIMIT = 1 << 28
+"""`random_inputs` draws at most this many elements per input (1 GiB of float32)."""
+
+
 def random_inputs(sig: Signature, seed: int = 0) -> dict[str, np.ndarray]:
     """Seeded inputs for a signature: floats uniform in [-1, 1), integers in [0, 4)."""
     rng = np.random.default_rng(seed)
@@ -110,6 +116,10 @@ def random_inputs(sig: Signature, seed: int = 0) -> dict[str, np.ndarray]:
     for name, typ in sig.inputs:
         dtype = numpy_dtype(typ.get_element_type())
         shape = tuple(typ.get_shape())
+        elements = math.prod(shape)
+        if elements > RANDOM_INPUT_LIMIT:
+            raise ReferenceError(f"input '{name}' ({typ}) has {elements} elements: more than the "
+                                 f"{RANDOM_INPUT_LIMIT} random inputs are drawn for")
         if dtype.kind == "f":
             out[name] = rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
         else:

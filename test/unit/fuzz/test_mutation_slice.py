@@ -179,3 +179,68 @@ def test_ir_mutators_reach_past_the_parser():
 
     ir = parsed(lambda d, r: r.choice(mutate.IR_MUTATORS)(d, r))
     assert ir >= 3 * parsed(mutate.mutate_text) and ir >= 40
+
+
+# ONNX models damaged by the fuzzer (the `onnx-rapidc` and `onnx-ref` targets) ------------
+
+
+def _onnx_model(nodes, inputs, outputs, initializers=(), opset=17):
+    import onnx.helper as oh
+
+    graph = oh.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers))
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)])
+
+
+def _onnx_cases():
+    import onnx.helper as oh
+    import onnx.numpy_helper as onh
+    from onnx import TensorProto
+
+    x = oh.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = oh.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    relu = _onnx_model([oh.make_node("Relu", ["x"], ["y"], name="r")], [x], [y])
+    relu.graph.node[0].name = "r\udc80".encode("utf-8", "surrogateescape").decode("latin-1")
+    raw = relu.SerializeToString().replace("r\xc2\x80".encode("latin-1"), b"r\xff\xfe")
+    pow_one_input = _onnx_model([oh.make_node("Pow", ["x"], ["y"], name="p")], [x], [y])
+    float_axis = _onnx_model([oh.make_node("Softmax", ["x"], ["y"], name="s", axis=1.5)], [x], [y])
+    gru = _onnx_model(
+        [oh.make_node("GRU", ["s", "w", "r"], ["", "h"], name="g", hidden_size=2)],
+        [oh.make_tensor_value_info("s", TensorProto.FLOAT, [1, 1, 3])],
+        [oh.make_tensor_value_info("h", TensorProto.FLOAT, None)],
+        [onh.from_array(np.zeros((1, 6, 3), np.float32), "w"), onh.from_array(np.zeros((), np.float32), "r")])
+    huge = _onnx_model([oh.make_node("Relu", ["x"], ["y"], name="r")],
+                       [oh.make_tensor_value_info("x", TensorProto.FLOAT, [2**31, 2])], [y])
+    return {
+        # A name that is not UTF-8 came back from protobuf as bytes (TypeError in a regex).
+        "name not utf-8": (raw, "not valid UTF-8 text"),
+        # A missing input read as a constant (IndexError).
+        "pow without exponent": (pow_one_input.SerializeToString(), "node 'p' (Pow, opset 17): the exponent"),
+        # An int attribute given as a float (TypeError in a shape function).
+        "float axis": (float_axis.SerializeToString(), "attribute 'axis' must be an int"),
+        # A recurrence weight of rank 0 (IndexError in the handler).
+        "rank-0 recurrence weight": (gru.SerializeToString(), "node 'g' (GRU, opset 17)"),
+        # 2^32 random inputs for rapid-ref: over 10 s before it gave up.
+        "huge random input": (huge.SerializeToString(), "random inputs"),
+    }
+
+
+@pytest.mark.parametrize("case", ["name not utf-8", "pow without exponent", "float axis",
+                                  "rank-0 recurrence weight", "huge random input"])
+@pytest.mark.parametrize("tool", ["rapidc", "rapid-ref"])
+def test_damaged_onnx_models_are_clean_errors(tmp_path, capsys, case, tool):
+    data, message = _onnx_cases()[case]
+    model = tmp_path / "m.onnx"
+    model.write_bytes(data)
+    out = tmp_path / ("out.rbin" if tool == "rapidc" else "out.npz")
+    argv = [str(model), "-o", str(out)] if tool == "rapidc" else [str(model), "--random-inputs", "0",
+                                                                 "--outputs", str(out)]
+    if case == "huge random input" and tool == "rapidc":
+        message = ""  # rapidc draws no inputs: any clean error (or a binary) will do
+    start = time.perf_counter()
+    code, err = _run(capsys, rapidc if tool == "rapidc" else rapid_ref, argv)
+    assert time.perf_counter() - start < 10
+    if code == 0:
+        assert not message
+        return
+    assert code == 1 and err.startswith(f"{tool}: error:") and message in err, err
+    assert not out.exists()
