@@ -244,3 +244,28 @@ def test_damaged_onnx_models_are_clean_errors(tmp_path, capsys, case, tool):
         return
     assert code == 1 and err.startswith(f"{tool}: error:") and message in err, err
     assert not out.exists()
+
+
+def test_a_run_over_the_time_limit_once_is_tried_again(fuzz_work, monkeypatch):
+    """A 64 MB output written on a busy machine passed 10 s three times in a 105,000-input
+    campaign (1 to 3 s alone): such runs get a second try with a longer limit; only a run
+    over that too is a hang."""
+    work, targets = fuzz_work
+    target = next(t for t in targets if t.name == "rapid-run")
+    calls = []
+
+    def slow_then_fine(tool, argv, time_limit=mutate.TIME_LIMIT):
+        calls.append(time_limit)
+        if len(calls) == 1:
+            return None, "", "", "Traceback...\nHang: over 10 s", time_limit + 1
+        return 0, "", "", "", 12.0
+
+    monkeypatch.setattr(mutate, "run_tool", slow_then_fine)
+    outcome = mutate.run_input(target, target.seeds[0][1], work)
+    assert outcome.kind == "ok" and outcome.slow == 12.0 and calls == [mutate.TIME_LIMIT, mutate.SLOW_LIMIT]
+
+    calls.clear()
+    monkeypatch.setattr(mutate, "run_tool", lambda tool, argv, time_limit=mutate.TIME_LIMIT: (
+        calls.append(time_limit) or (None, "", "", "Traceback...\nHang: over", time_limit + 1)))
+    outcome = mutate.run_input(target, target.seeds[0][1], work)
+    assert outcome.kind == "bug" and "took over" in outcome.reason and len(calls) == 2
