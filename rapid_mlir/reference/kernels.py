@@ -516,10 +516,12 @@ def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0) -> np.ndarray:
     if x.ndim < 2:
         raise ValueError(f"lrn: expected rank >= 2, got shape {x.shape}")
     c = x.shape[1]
-    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    # Channels past C - 1 on either side contribute nothing: clip the window to them (a
+    # window of 2^31 channels must not allocate 2^31 of padding).
+    before, after = min((size - 1) // 2, c - 1), min(size - 1 - (size - 1) // 2, c - 1)
     sq = np.pad(x * x, [(0, 0), (before, after)] + [(0, 0)] * (x.ndim - 2))
     square_sum = np.zeros_like(x)
-    for k in range(size):
+    for k in range(before + after + 1):
         square_sum += sq[:, k: k + c]
     return _out(x / (bias + alpha / F32(size) * square_sum) ** beta)
 

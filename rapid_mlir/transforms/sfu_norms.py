@@ -115,7 +115,9 @@ class Lrn(Body):
         t = em.sfu(block, "mul", [sq, x, x], full, after)
         t = em.sfu(block, "copy", [den, sq], full[:2], [t])
         before = (self.size - 1) // 2
-        for j in range(-before, self.size - before):  # channel c sums the squares of c + j
+        # Channel c sums the squares of c + j; only |j| < C can reach a channel (a window
+        # wider than the channels must not cost a step per j: found by fuzzing, size 2^31).
+        for j in range(max(-before, 1 - self.c), min(self.size - before, self.c)):
             first, count = max(0, -j), self.c - abs(j)
             if j == 0 or count <= 0:
                 continue

@@ -269,3 +269,37 @@ def test_a_run_over_the_time_limit_once_is_tried_again(fuzz_work, monkeypatch):
         calls.append(time_limit) or (None, "", "", "Traceback...\nHang: over", time_limit + 1)))
     outcome = mutate.run_input(target, target.seeds[0][1], work)
     assert outcome.kind == "bug" and "took over" in outcome.reason and len(calls) == 2
+
+
+def test_an_lrn_window_far_wider_than_the_channels_is_cheap(tmp_path):
+    """LRN of size 2^31 (a damaged attribute) took a lowering step per window position,
+    and the reference allocated 2^31 channels of padding: both now clip the window to the
+    channels. A window of 9 over 3 channels still matches onnxruntime."""
+    import onnx.helper as oh
+    from onnx import TensorProto
+
+    from rapid_mlir.frontend.onnx import import_onnx
+    from rapid_mlir.pipeline import compile_module
+    from rapid_mlir.reference.interpreter import run
+    from rapid_mlir.reference.onnx_export import run_onnxruntime
+    from rapid_mlir.runtime import load
+
+    def model(size):
+        return _onnx_model([oh.make_node("LRN", ["x"], ["y"], name="n", size=size, alpha=0.1, beta=0.75, bias=1.0)],
+                           [oh.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                           [oh.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+
+    x = {"x": np.random.default_rng(0).uniform(-2, 2, (1, 3, 4, 4)).astype(np.float32)}
+    want = run_onnxruntime(model(9), x)["y"]
+    module, store = import_onnx(model(9))
+    np.testing.assert_allclose(run(module.clone(), x, store)["y"], want, rtol=1e-5, atol=1e-6)
+    got = load(compile_module(module, "rapid-1c")).run(x).outputs["y"]
+    np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2 * np.abs(want).max())
+    start = time.perf_counter()
+    module, store = import_onnx(model(2**31))
+    # Every channel's window covers all three channels (ONNX's formula, in NumPy).
+    total = (x["x"].astype(np.float64) ** 2).sum(axis=1, keepdims=True)
+    wide = x["x"] / (1.0 + 0.1 / 2**31 * total) ** 0.75
+    np.testing.assert_allclose(run(module.clone(), x, store)["y"], wide, rtol=1e-5, atol=1e-6)
+    compile_module(module, "rapid-1c")
+    assert time.perf_counter() - start < 10
