@@ -1,1 +1,2 @@
-"""Networks written with `GraphBuilder`, with seeded random weights (no downloads)."""
+"""Networks with seeded random weights (no downloads): `resnet`, an `nn` module written
+with `GraphBuilder`, and `zoo`, well-known networks as ONNX models (docs/models.md)."""
