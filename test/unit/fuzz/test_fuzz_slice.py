@@ -13,7 +13,7 @@ from rapid_mlir.fuzz.run import (CRASH, EXPLAINED, MAPPING_VARIANTS, MISMATCH, R
                                  check_case, compare, replay, save_case)
 from rapid_mlir.tools.rapid_fuzz import main
 
-SLICE_GRAPHS = 240
+SLICE_GRAPHS = 200
 SLICE_SEED = 100_000
 
 

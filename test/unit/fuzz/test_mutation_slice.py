@@ -16,7 +16,7 @@ from rapid_mlir.tools.rapid_opt import main as rapid_opt
 from rapid_mlir.tools.rapid_ref import main as rapid_ref
 from rapid_mlir.tools.rapidc import main as rapidc
 
-CASES_PER_TARGET = 300
+CASES_PER_TARGET = 250
 
 
 @pytest.fixture(scope="module")
