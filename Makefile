@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The zoo's ResNet-18 (224x224, seeded weights) as ONNX, imported, compiled for rapid-4c,
+# emulated, and checked against onnxruntime.
 demo: $(STAMP)
-	$(BIN)/rapid-demo examples/small_cnn.mlir
+	mkdir -p build
+	$(BIN)/python -m rapid_mlir.models.zoo resnet18 --size full -o build/resnet18.onnx
+	$(BIN)/rapid-demo build/resnet18.onnx
 
 test: $(STAMP)
 	$(BIN)/python tools/run_tests.py

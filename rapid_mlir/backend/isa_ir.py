@@ -47,7 +47,8 @@ def segment_values(seg: DataSegment, machine) -> np.ndarray:
     return decode_array(seg.data, seg.dtype, seg.shape, machine.fp16_format)
 
 
-def _data_op(seg: DataSegment, machine) -> DataOp:
+def data_op(seg: DataSegment, machine) -> DataOp:
+    """The `rapid_isa.data` op of a segment: its weight file entry, or its values inline."""
     props = {"sym_name": StringAttr(seg.name), "dtype": StringAttr(seg.dtype.name.lower()),
              "shape": DenseArrayBase.from_list(i64, list(seg.shape)), "address": IntegerAttr(seg.address, i64)}
     if seg.source is not None:
@@ -87,7 +88,7 @@ def program_to_module(program: Program, machine_spec: str | None = None) -> Modu
             "shape": DenseArrayBase.from_list(i64, list(sym.shape)),
             "address": IntegerAttr(sym.address, i64)}))
     machine = program.machine
-    body += [_data_op(seg, machine) for seg in program.data]
+    body += [data_op(seg, machine) for seg in program.data]
     body += [HostEntryOp.from_host_op(i, h) for i, h in enumerate(program.host_ops)]
     for core in sorted({c for c, _ in program.streams}):
         streams = [StreamOp(name, [InstructionOp.from_instruction(i) for i in program.streams[(core, name)]])

@@ -18,6 +18,7 @@ Weights: `nn.constant` holds small data inline as a `dense<...>` attribute;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -212,6 +213,38 @@ def _infer(op_name: str, fn, *args) -> Shape | list[Shape]:
         raise VerifyException(f"{op_name}: {e}") from None
 
 
+def act_props(act_min: float | None, act_max: float | None) -> dict[str, Attribute]:
+    """The `act_min` / `act_max` properties of a conv2d or gemm builder (absent when None)."""
+    props: dict[str, Attribute] = {}
+    if act_min is not None:
+        props["act_min"] = FloatAttr(act_min, f32)
+    if act_max is not None:
+        props["act_max"] = FloatAttr(act_max, f32)
+    return props
+
+
+class ActivationBounds:
+    """The fused activation clamp of `nn.conv2d` and `nn.gemm`: the result is clamped to
+    [act_min, act_max] after the bias (an absent bound is unbounded; relu is `act_min 0.0`,
+    ReLU6 `act_min 0.0 act_max 6.0`). A mixin: the ops declare the two properties."""
+
+    def act_bounds(self) -> tuple[float | None, float | None]:
+        """(act_min, act_max) as Python floats, None for an absent bound."""
+        lo, hi = self.act_min, self.act_max
+        return (None if lo is None else float(lo.value.data), None if hi is None else float(hi.value.data))
+
+    def has_activation(self) -> bool:
+        return self.act_min is not None or self.act_max is not None
+
+    def _check_act_bounds(self) -> None:
+        lo, hi = self.act_bounds()
+        for field, v in (("act_min", lo), ("act_max", hi)):
+            if v is not None and math.isnan(v):
+                raise ShapeError(f"{field} must be a number but is nan")
+        if lo is not None and hi is not None and lo > hi:
+            raise ShapeError(f"act_min {lo} is greater than act_max {hi}")
+
+
 class NNOperation(IRDLOperation):
     """Base of the computing `nn` ops: verification by shape inference.
 
@@ -356,8 +389,9 @@ class WeightOp(IRDLOperation):
 
 
 @irdl_op_definition
-class Conv2DOp(NNOperation):
-    """2-D convolution (ONNX Conv): NCHW input, OIHW weight, optional bias [O]."""
+class Conv2DOp(ActivationBounds, NNOperation):
+    """2-D convolution (ONNX Conv): NCHW input, OIHW weight, optional bias [O], and an
+    optional fused activation clamp to [act_min, act_max]."""
 
     name = "nn.conv2d"
     input = operand_def(TensorType)
@@ -375,15 +409,21 @@ class Conv2DOp(NNOperation):
     """[dH, dW]"""
     groups = prop_def(IntProp)
     """channel groups; C for depthwise"""
+    act_min = opt_prop_def(FloatProp)
+    """lower bound of the result, applied after the bias (0.0: a fused relu)"""
+    act_max = opt_prop_def(FloatProp)
+    """upper bound of the result (6.0 with act_min 0.0: a fused ReLU6)"""
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("input", "weight", "bias")
     assembly_format = (
         "$input `,` $weight (`bias` $bias^)? `strides` $strides `pads` $pads "
-        "`dilations` $dilations `groups` $groups attr-dict `:` functional-type(operands, results)"
+        "`dilations` $dilations `groups` $groups (`act_min` $act_min^)? (`act_max` $act_max^)? "
+        "attr-dict `:` functional-type(operands, results)"
     )
 
     def __init__(self, input, weight, bias=None, *, strides=(1, 1), pads=(0, 0, 0, 0),
-                 dilations=(1, 1), groups: int = 1):
+                 dilations=(1, 1), groups: int = 1, act_min: float | None = None,
+                 act_max: float | None = None):
         x, w, b = _value(input), _value(weight), _opt(bias)
         shape = _infer(self.name, shapes.conv2d, shape_of(x), shape_of(w),
                        shape_of(b[0]) if b else None, strides, pads, dilations, groups)
@@ -391,18 +431,21 @@ class Conv2DOp(NNOperation):
             operands=[x, w, b],
             result_types=[tensor(shape, element_type(x))],
             properties={"strides": i64_array(strides), "pads": i64_array(pads),
-                        "dilations": i64_array(dilations), "groups": IntegerAttr(groups, i64)},
+                        "dilations": i64_array(dilations), "groups": IntegerAttr(groups, i64)}
+            | act_props(act_min, act_max),
         )
 
     def result_shapes(self) -> list[Shape]:
+        self._check_act_bounds()
         return [shapes.conv2d(shape_of(self.input), shape_of(self.weight), shape_of(self.bias),
                               ints(self.strides), ints(self.pads), ints(self.dilations),
                               self.groups.value.data)]
 
 
 @irdl_op_definition
-class GemmOp(NNOperation):
-    """alpha * op(A) x op(B) + beta * C (ONNX Gemm), the dense / fully-connected layer."""
+class GemmOp(ActivationBounds, NNOperation):
+    """alpha * op(A) x op(B) + beta * C (ONNX Gemm), the dense / fully-connected layer,
+    with an optional fused activation clamp to [act_min, act_max]."""
 
     name = "nn.gemm"
     lhs = operand_def(TensorType)
@@ -416,19 +459,26 @@ class GemmOp(NNOperation):
     trans_b = opt_prop_def(UnitAttr)
     alpha = prop_def(FloatProp)
     beta = prop_def(FloatProp)
+    act_min = opt_prop_def(FloatProp)
+    """lower bound of the result, applied after the bias (0.0: a fused relu)"""
+    act_max = opt_prop_def(FloatProp)
+    """upper bound of the result"""
     traits = traits_def(Pure())
     FLOAT_OPERANDS: ClassVar = ("lhs", "rhs", "bias")
     assembly_format = (
         "$lhs `,` $rhs (`bias` $bias^)? (`trans_a` $trans_a^)? (`trans_b` $trans_b^)? "
-        "`alpha` $alpha `beta` $beta attr-dict `:` functional-type(operands, results)"
+        "`alpha` $alpha `beta` $beta (`act_min` $act_min^)? (`act_max` $act_max^)? "
+        "attr-dict `:` functional-type(operands, results)"
     )
 
-    def __init__(self, lhs, rhs, bias=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=1.0):
+    def __init__(self, lhs, rhs, bias=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=1.0,
+                 act_min: float | None = None, act_max: float | None = None):
         a, b = _value(lhs), _value(rhs)
         c = _opt(bias)
         shape = _infer(self.name, shapes.gemm, shape_of(a), shape_of(b),
                        shape_of(c[0]) if c else None, trans_a, trans_b)
         props: dict[str, Attribute] = {"alpha": FloatAttr(alpha, f32), "beta": FloatAttr(beta, f32)}
+        props |= act_props(act_min, act_max)
         if trans_a:
             props["trans_a"] = UnitAttr()
         if trans_b:
@@ -437,6 +487,7 @@ class GemmOp(NNOperation):
                          properties=props)
 
     def result_shapes(self) -> list[Shape]:
+        self._check_act_bounds()
         return [shapes.gemm(shape_of(self.lhs), shape_of(self.rhs), shape_of(self.bias),
                             self.trans_a is not None, self.trans_b is not None)]
 
@@ -611,6 +662,26 @@ class ClipOp(UnaryOperation):
     def result_shapes(self) -> list[Shape]:
         if self.min is not None and self.max is not None and self.min.value.data > self.max.value.data:
             raise ShapeError(f"min {self.min.value.data} is greater than max {self.max.value.data}")
+        return [shape_of(self.input)]
+
+
+@irdl_op_definition
+class PowOp(UnaryOperation):
+    """x ** exponent elementwise, the exponent a constant (ONNX `Pow` with a scalar
+    exponent; numpy's `power` in the element type: NaN for a negative base and a
+    non-integer exponent, inf for 0 to a negative power)."""
+
+    name = "nn.pow"
+    exponent = prop_def(FloatProp)
+    assembly_format = "$input `exponent` $exponent attr-dict `:` type($input)"
+
+    def __init__(self, input, exponent: float):
+        super().__init__(input, {"exponent": FloatAttr(exponent, f32)})
+
+    def result_shapes(self) -> list[Shape]:
+        p = float(self.exponent.value.data)
+        if not math.isfinite(p):
+            raise ShapeError(f"exponent must be a finite number but is {p}")
         return [shape_of(self.input)]
 
 
@@ -1152,7 +1223,7 @@ NN = Dialect(
         ConstantOp, WeightOp,
         Conv2DOp, MatmulOp, GemmOp,
         AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp,
-        ReluOp, SigmoidOp, TanhOp, ErfOp, ExpOp, SqrtOp, GeluOp, ClipOp, SoftmaxOp,
+        ReluOp, SigmoidOp, TanhOp, ErfOp, ExpOp, SqrtOp, PowOp, GeluOp, ClipOp, SoftmaxOp,
         MaxPool2DOp, AvgPool2DOp, GlobalAvgPoolOp,
         BatchNormOp, LayerNormOp, LrnOp, ReduceOp,
         ConcatOp, SplitOp, ReshapeOp, FlattenOp, TransposeOp, PadOp, GatherOp,

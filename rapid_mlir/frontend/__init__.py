@@ -1,0 +1,3 @@
+from rapid_mlir.frontend.torch import from_torch
+
+__all__ = ["from_torch"]

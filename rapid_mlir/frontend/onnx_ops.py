@@ -153,13 +153,15 @@ def _pow(node: Node) -> list[Value]:
     if np.broadcast_shapes(node.shape(0), exponent.shape) != node.shape(0):
         raise node.fail(f"an exponent of shape {list(exponent.shape)} would broadcast the base")
     e, x = float(values[0]), node.value(0)
+    if not np.isfinite(e):
+        raise node.fail(f"exponent {e:g} is not a finite number")
     if e == 1:
         return [x]
     if e == 2:
         return [node.emit(nn.MulOp(x, x))]
     if e == 0.5:
         return [node.emit(nn.SqrtOp(x))]
-    raise node.fail(f"exponent {e:g} is not supported (only 2, 0.5 and 1)")
+    return [node.emit(nn.PowOp(x, e))]
 
 
 def _clip(node: Node) -> list[Value]:
@@ -216,7 +218,8 @@ def _axes(node: Node, i: int) -> list[int] | None:
 def _reduce(kind: str) -> Callable[[Node], list[Value]]:
     def handler(node: Node) -> list[Value]:
         axes, keepdims = _axes(node, 1) or [], bool(node.attr("keepdims", 1))
-        if not axes and node.attr("noop_with_empty_axes", 0):
+        noop = node.attr("noop_with_empty_axes", 0)  # read (and so accepted) even when axes are given
+        if not axes and noop:
             return [node.value(0)]
         return [node.emit(nn.ReduceOp(node.value(0), kind, axes, keepdims))]
 

@@ -20,8 +20,9 @@ with size-1 axes, batch 2, ceil-mode pooling, bidirectional recurrences.
 
 Values stay finite and well conditioned, so the device's fp16 storage stays within
 the fuzzer's tolerance: weights are scaled by 1/sqrt(fan-in), `nn.exp` reads a `tanh`,
-`nn.sqrt` reads `sigmoid + 0.5`, a divisor is a weight away from zero, and no value
-grows past `MAX_ELEMENTS` elements (so each case compiles and emulates quickly).
+`nn.sqrt` reads `sigmoid + 0.5` (as does `nn.pow`, or `sigmoid +- 1.5` for an integer
+exponent), a divisor is a weight away from zero, and no value grows past `MAX_ELEMENTS`
+elements (so each case compiles and emulates quickly).
 """
 
 from __future__ import annotations
@@ -274,7 +275,7 @@ def _broadcasts(a, b) -> bool:
 
 
 def _unary(s: _Gen, x: SSAValue):
-    kind = s.pick(["relu", "sigmoid", "tanh", "erf", "exp", "sqrt", "gelu", "clip", "softmax"])
+    kind = s.pick(["relu", "sigmoid", "tanh", "erf", "exp", "sqrt", "gelu", "clip", "softmax", "pow"])
     if kind == "exp":
         t = s.emit(nn.TanhOp(x), "tanh", keep=False)
         return s.emit(nn.ExpOp(t), "exp")
@@ -282,6 +283,15 @@ def _unary(s: _Gen, x: SSAValue):
         t = s.emit(nn.SigmoidOp(x), "sigmoid", keep=False)
         t = s.emit(nn.AddOp(t, s.weight((1,), 0.0, lo=0.5, signed=False)), "bin", keep=False)
         return s.emit(nn.SqrtOp(t), "sqrt")
+    if kind == "pow":
+        p = s.pick([0.75, 1.5, -0.5, 3.0, -1.0, -2.0])
+        # The base is kept away from 0: sigmoid + 0.5, or + 1.5 or - 1.5 for an integer
+        # exponent (a negative base, whose integer powers are finite).
+        t = s.emit(nn.SigmoidOp(x), "sigmoid", keep=False)
+        integer = p == int(p)
+        shift = s.weight((1,), 0.0, lo=1.5 if integer else 0.5, signed=integer)
+        t = s.emit(nn.AddOp(t, shift), "bin", keep=False)
+        return s.emit(nn.PowOp(t, p), "pow")
     if kind == "gelu":
         return s.emit(nn.GeluOp(x, s.pick(["none", "tanh"])), "gelu")
     if kind == "clip":

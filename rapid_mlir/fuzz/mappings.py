@@ -40,13 +40,13 @@ UNIT_DIMS = ("n", "g", "b")
 """Images, groups and matrix batches are one per LX tile."""
 
 
-def pinned_mappings(module: ModuleOp, machine: str, variant: str, seed: int = 0) -> dict[str, dict]:
-    """The mapping file of `variant` (see the module docstring) for `module` on `machine`;
-    `seed` draws the `random` variant."""
-    from rapid_mlir.dialects import make_context
+def pinned_mappings(module: ModuleOp, machine: str, variant: str, seed: int = 0,
+                    weights: str | None = None) -> dict[str, dict]:
+    """The mapping file of `variant` (see the module docstring) for `module` (whose weight
+    file is `weights`) on `machine`; `seed` draws the `random` variant."""
     from rapid_mlir.machine import load_machine
     from rapid_mlir.mapping.fixed import fixed_mapping
-    from rapid_mlir.pipeline import passes
+    from rapid_mlir.pipeline import nn_stage
     from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem
 
     if variant not in VARIANTS:
@@ -54,8 +54,7 @@ def pinned_mappings(module: ModuleOp, machine: str, variant: str, seed: int = 0)
     desc = load_machine(machine)
     rng = np.random.default_rng(seed)
     module = module.clone()
-    for p in passes(machine)[:2]:  # decompose-rnn, legalize-nn: the layers convert-nn-to-tile sees
-        p.apply(make_context(), module)
+    nn_stage(module, machine, weights)  # the layers convert-nn-to-tile sees
     out = {}
     for fn in defined_functions(module):
         for op, name in layer_names(fn).items():

@@ -135,7 +135,7 @@ def check_case(module: ModuleOp, store: WeightStore, inputs: dict[str, np.ndarra
         mapping_file = workdir / f"mapping-{variant}.json"
         try:
             workdir.mkdir(parents=True, exist_ok=True)
-            mapping_file.write_text(json.dumps(pinned_mappings(module, presets[0], variant, mapping_seed)))
+            mapping_file.write_text(json.dumps(pinned_mappings(module, presets[0], variant, mapping_seed, weights)))
         except Exception as e:  # noqa: BLE001 - the mapping search itself failed
             out.presets_run.append(label)
             out.findings.append(Finding(CRASH, label, _trace(e)))

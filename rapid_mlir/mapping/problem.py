@@ -10,6 +10,9 @@ form, the generalised matrix product the MPE computes (`C[m, n] += A[m, k] * B[k
   `(th - 1) * stride + (kh - 1) * dilation + 1` rows (its halo).
 - matmul / gemm: dims `b, m, n, k` (b = 1 for gemm).
 
+A conv's or gemm's fused activation (`act_min` / `act_max`, or a relu or clip fused into
+its kernel) adds no dims or operands: the SFU epilogue clamps the output tile in place.
+
 Data-movement layers (concat, split, transpose, pad) are of kind `copy`: every element
 passes DRAM -> LX -> DRAM through DMA transfers and nothing computes. Their dims are those
 of the larger tensor (the output; a split's input) with adjacent dims merged where every
@@ -35,6 +38,7 @@ one tile, never moved). See `vector_whole_dims` for the dims that cannot be tile
 - global_pool: dims `n, c, s`, reduction `s`.
 - softmax: dims `m, k` (rows, and the reduced last axis), `m, k, i` over another axis.
 - gelu: elementwise, plus one f32 temp tile for the SFU's chain of instructions.
+- power (`nn.pow`): the same, its temp tile holding `p · log x` or a partial product.
 - layer_norm: dims `m, k` (the rows before `axis`, the normalised dims from it on,
   flattened), `k` reduced; scale and bias resident over `k`.
 - lrn: dims `n, c, s` (s = the spatial dims flattened); `c` counts as reduced (every
@@ -203,6 +207,14 @@ def gelu(layer: str, shape) -> Problem:
     p = elementwise(layer, shape, [shape])
     x, out = p.operands
     return Problem(layer, VECTOR, p.dims, (x, Operand("cdf", x.dims, 4, "temp"), out), ())
+
+
+def power(layer: str, shape) -> Problem:
+    """x^p with a constant p (`nn.pow`): dims `d0, ...`; the intermediate of the SFU's
+    chain (log x times p, or a partial product) is one f32 temp tile."""
+    p = elementwise(layer, shape, [shape])
+    x, out = p.operands
+    return Problem(layer, VECTOR, p.dims, (x, Operand("power", x.dims, 4, "temp"), out), ())
 
 
 def layer_norm(layer: str, shape, axis: int, bias: bool) -> Problem:

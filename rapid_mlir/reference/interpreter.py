@@ -73,8 +73,10 @@ class NNFunctions(InterpreterFunctions):
     @impl(nn.Conv2DOp)
     def run_conv2d(self, interp: Interpreter, op: nn.Conv2DOp, args: PythonValues):
         bias = args[2] if len(args) > 2 else None
+        lo, hi = op.act_bounds()
         return _cast(op, [K.conv2d(args[0], args[1], bias, strides=_ints(op.strides), pads=_ints(op.pads),
-                                   dilations=_ints(op.dilations), groups=op.groups.value.data)])
+                                   dilations=_ints(op.dilations), groups=op.groups.value.data,
+                                   act_min=lo, act_max=hi)])
 
     @impl(nn.MatmulOp)
     def run_matmul(self, interp: Interpreter, op: nn.MatmulOp, args: PythonValues):
@@ -83,8 +85,10 @@ class NNFunctions(InterpreterFunctions):
     @impl(nn.GemmOp)
     def run_gemm(self, interp: Interpreter, op: nn.GemmOp, args: PythonValues):
         c = args[2] if len(args) > 2 else None
+        lo, hi = op.act_bounds()
         return _cast(op, [K.gemm(args[0], args[1], c, trans_a=op.trans_a is not None,
-                                 trans_b=op.trans_b is not None, alpha=_float(op.alpha), beta=_float(op.beta))])
+                                 trans_b=op.trans_b is not None, alpha=_float(op.alpha), beta=_float(op.beta),
+                                 act_min=lo, act_max=hi)])
 
     @impl(nn.AddOp)
     def run_add(self, interp: Interpreter, op, args: PythonValues):
@@ -133,6 +137,10 @@ class NNFunctions(InterpreterFunctions):
     @impl(nn.SqrtOp)
     def run_sqrt(self, interp: Interpreter, op, args: PythonValues):
         return _cast(op, [K.sqrt(args[0])])
+
+    @impl(nn.PowOp)
+    def run_pow(self, interp: Interpreter, op: nn.PowOp, args: PythonValues):
+        return _cast(op, [K.pow(args[0], exponent=op.exponent.value.data)])
 
     @impl(nn.GeluOp)
     def run_gelu(self, interp: Interpreter, op: nn.GeluOp, args: PythonValues):

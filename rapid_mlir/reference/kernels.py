@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "conv2d", "matmul", "gemm",
     "add", "sub", "mul", "div", "maximum", "minimum",
-    "relu", "sigmoid", "tanh", "erf", "exp", "sqrt", "gelu", "clip", "softmax",
+    "relu", "sigmoid", "tanh", "erf", "exp", "sqrt", "pow", "gelu", "clip", "softmax",
     "max_pool2d", "avg_pool2d", "global_avg_pool",
     "batch_norm", "layer_norm", "lrn", "reduce",
     "concat", "split", "reshape", "flatten", "transpose", "pad", "gather",
@@ -81,7 +81,18 @@ def _default(value, default):
 # --------------------------------------------------------------------------- convolution / matmul
 
 
-def conv2d(x, w, b=None, *, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), groups=1) -> np.ndarray:
+def _activation(y: np.ndarray, act_min, act_max) -> np.ndarray:
+    """The fused activation of conv2d and gemm: ``y`` clamped to ``[act_min, act_max]``
+    (``None`` unbounded), as ``clip`` (the lower bound first)."""
+    if act_min is not None:
+        y = np.maximum(y, F32(act_min))
+    if act_max is not None:
+        y = np.minimum(y, F32(act_max))
+    return y
+
+
+def conv2d(x, w, b=None, *, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), groups=1,
+           act_min=None, act_max=None) -> np.ndarray:
     """2-D convolution (ONNX ``Conv`` on 4-D tensors; cross-correlation, no kernel flip).
 
     ``x`` is ``[N, C, H, W]``, ``w`` is ``[O, C / groups, kh, kw]`` and the optional bias ``b``
@@ -90,6 +101,8 @@ def conv2d(x, w, b=None, *, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1),
     groups and output group ``i`` (``O / g`` channels) only sees input group ``i``
     (``groups = C = O`` is a depthwise convolution). The output is ``[N, O, OH, OW]`` with
     ``OH = (H + top + bottom - dh * (kh - 1) - 1) // sh + 1`` (and likewise ``OW``).
+    ``act_min`` / ``act_max`` clamp the result after the bias (``nn.conv2d``'s fused
+    activation; ONNX writes it as a following ``Relu`` or ``Clip``).
     """
     x, w = _f32(x), _f32(w)
     if x.ndim != 4 or w.ndim != 4:
@@ -130,7 +143,7 @@ def conv2d(x, w, b=None, *, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1),
     y = y.reshape(n, o, oh, ow)
     if b is not None:
         y = y + b.reshape(1, o, 1, 1)
-    return _out(y)
+    return _out(_activation(y, act_min, act_max))
 
 
 def matmul(a, b) -> np.ndarray:
@@ -148,12 +161,14 @@ def matmul(a, b) -> np.ndarray:
     return _out(np.matmul(a, b))
 
 
-def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=1.0) -> np.ndarray:
+def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=1.0,
+         act_min=None, act_max=None) -> np.ndarray:
     """General matrix multiply (ONNX ``Gemm``): ``alpha * A' @ B' + beta * C``.
 
     ``A' = A.T`` if ``trans_a`` else ``A`` (``[M, K]`` after transposition), likewise ``B'``
     (``[K, N]``). The optional ``C`` is unidirectionally broadcast to ``[M, N]`` (it may be a
     scalar, ``[N]``, ``[1, N]``, ``[M, 1]`` or ``[M, N]``); without ``C`` the term is zero.
+    ``act_min`` / ``act_max`` clamp the result (``nn.gemm``'s fused activation).
     """
     a, b = _f32(a), _f32(b)
     alpha, beta = F32(_default(alpha, 1.0)), F32(_default(beta, 1.0))
@@ -173,7 +188,7 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=1.0) -> 
         except ValueError:
             raise ValueError(f"gemm: C of shape {c.shape} cannot be broadcast to ({m}, {n})") from None
         y = y + beta * c
-    return _out(y)
+    return _out(_activation(y, act_min, act_max))
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -287,6 +302,14 @@ def sqrt(x) -> np.ndarray:
     """Square root elementwise (ONNX ``Sqrt``); negative inputs give ``nan``."""
     with np.errstate(invalid="ignore"):
         return _out(np.sqrt(_f32(x)))
+
+
+def pow(x, *, exponent) -> np.ndarray:  # noqa: A001 - named after the op
+    """``x ** exponent`` elementwise with a constant scalar exponent (ONNX ``Pow`` with a
+    scalar exponent): a negative base gives ``nan`` unless the exponent is an integer,
+    zero to a negative power gives ``inf``."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return _out(np.power(_f32(x), F32(exponent)))
 
 
 def gelu(x, *, approximate="none") -> np.ndarray:

@@ -93,11 +93,32 @@ def _conv(e: _Exporter, op: nn.Conv2DOp, ins):
     k = list(op.weight.type.get_shape()[2:])
     e.node(op, "Conv", ins, kernel_shape=k, strides=_ints(op.strides), pads=_ints(op.pads),
            dilations=_ints(op.dilations), group=op.groups.value.data)
+    _activation(e, op)
 
 
 def _gemm(e: _Exporter, op: nn.GemmOp, ins):
     e.node(op, "Gemm", ins, transA=int(op.trans_a is not None), transB=int(op.trans_b is not None),
            alpha=_f(op.alpha), beta=_f(op.beta))
+    _activation(e, op)
+
+
+def _activation(e: _Exporter, op: nn.Conv2DOp | nn.GemmOp) -> None:
+    """The fused clamp of a conv2d / gemm as the node ONNX writes it after the layer: `Relu`
+    for `act_min 0.0` alone, else `Clip` with its bounds as inputs."""
+    lo, hi = op.act_bounds()
+    if lo is None and hi is None:
+        return
+    src = e.names[op.output]
+    out = e.fresh(op.name.replace(".", "_") + "_act")
+    if lo == 0.0 and hi is None:
+        e.nodes.append(e.oh.make_node("Relu", [src], [out]))
+    else:
+        dtype = numpy_dtype(op.output.type.get_element_type())
+        bounds = ["" if v is None else e.const(np.array(v, dtype), name) for v, name in ((lo, "min"), (hi, "max"))]
+        while bounds and bounds[-1] == "":
+            bounds.pop()
+        e.nodes.append(e.oh.make_node("Clip", [src, *bounds], [out]))
+    e.names[op.output] = out
 
 
 def _gelu(e: _Exporter, op: nn.GeluOp, ins):
@@ -109,6 +130,11 @@ def _clip(e: _Exporter, op: nn.ClipOp, ins):
     lo = "" if op.min is None else e.const(np.array(_f(op.min), dtype), "min")
     hi = "" if op.max is None else e.const(np.array(_f(op.max), dtype), "max")
     e.node(op, "Clip", [ins[0], lo, hi])
+
+
+def _pow(e: _Exporter, op: nn.PowOp, ins):
+    dtype = numpy_dtype(op.input.type.get_element_type())
+    e.node(op, "Pow", [ins[0], e.const(np.array(_f(op.exponent), dtype), "exponent")])
 
 
 def _softmax(e: _Exporter, op: nn.SoftmaxOp, ins):
@@ -191,7 +217,7 @@ def _recurrent(onnx_type: str) -> Callable:
 
 _HANDLERS: dict[type, Callable] = {
     nn.ConstantOp: _constant, nn.WeightOp: _weight, nn.Conv2DOp: _conv, nn.GemmOp: _gemm,
-    nn.GeluOp: _gelu, nn.ClipOp: _clip, nn.SoftmaxOp: _softmax, nn.MaxPool2DOp: _max_pool,
+    nn.GeluOp: _gelu, nn.ClipOp: _clip, nn.PowOp: _pow, nn.SoftmaxOp: _softmax, nn.MaxPool2DOp: _max_pool,
     nn.AvgPool2DOp: _avg_pool, nn.BatchNormOp: _batch_norm, nn.LayerNormOp: _layer_norm,
     nn.LrnOp: _lrn, nn.ReduceOp: _reduce, nn.ConcatOp: _concat, nn.SplitOp: _split,
     nn.ReshapeOp: _reshape, nn.FlattenOp: _flatten, nn.TransposeOp: _transpose, nn.PadOp: _pad,

@@ -1,26 +1,32 @@
 """`rapidc`: the compiler driver, from an `nn` module to a binary for the accelerator.
 
     rapidc INPUT.mlir -o OUT.rbin [--machine NAME|FILE] [--mapping fixed|FILE.json]
-          [--emit nn|tile|mem|isa|asm|bin] [--print-ir-after-all] [--ir-dump-dir DIR]
-          [--time-passes]
+          [--emit nn|tile|mem|isa|asm|bin] [--no-optimize] [--print-ir-after-all]
+          [--ir-dump-dir DIR] [--time-passes]
     rapidc MODEL.onnx -o OUT.rbin [--input-shape NAME=1x3x224x224 ...] [same options]
 
 Runs `rapid_mlir.pipeline`'s passes up to the stage `--emit` names (default: `bin` when
-the output ends in `.rbin`, else `asm`), verifying the IR after every pass. Text stages
+the output ends in `.rbin`, else `asm`), verifying the IR after every pass: first the
+`nn` graph optimisations (docs/graph-passes.md; `--no-optimize` leaves them out), then
+the device lowering. Text stages
 go to `-o` or stdout; `bin` needs `-o`. Errors name the pass that failed and the layer,
 and nothing is written. The binary's tensors keep the entry function's names, so
 `rapid-run OUT.rbin --inputs IN.npz --outputs OUT.npz` works by name.
 
 An ONNX model is imported first (`rapid_mlir.frontend.onnx`, docs/onnx.md); its weights go
-to a temporary `.npz` for the passes. A text stage written with `-o` (e.g. `--emit nn -o
-net.mlir`) also writes the weights beside it (`net.npz`, which the module names), so the
-output is a complete `nn` module for the other tools.
+to a temporary `.npz` for the passes. The graph optimisations write the weights of the
+optimised module (batch norms folded into convolutions, ...) to a temporary file too. A
+text stage written with `-o` (e.g. `--emit nn -o net.mlir`) also writes those weights
+beside it (`net.npz`, which the module names), so the output is a complete module for
+the other tools; a text stage on stdout keeps naming the input's weight file (and
+leaves folds too large to print inline to the device).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -31,11 +37,13 @@ from xdsl.utils.exceptions import DiagnosticException
 
 from rapid_mlir.ir_io import module_text, read_module
 from rapid_mlir.tools.errors import InputError, describe, report_errors
+from rapid_mlir.weights import WEIGHTS_ATTR
 
 STAGES = ("nn", "tile", "mem", "isa", "asm", "bin")
-# How many of the pipeline's passes each stage needs ("nn": after the nn-to-nn
-# decompose-rnn and legalize-nn, the nn module the device lowering starts from).
-_PASSES_FOR = {"nn": 2, "tile": 3, "mem": 5, "isa": 6, "asm": 6, "bin": 6}
+# The last pass each stage needs ("nn": after the graph optimisations, decompose-rnn and
+# legalize-nn, the nn module the device lowering starts from).
+_LAST_PASS = {"nn": "legalize-nn", "tile": "convert-nn-to-tile", "mem": "rapid-mem-allocate",
+              "isa": "convert-mem-to-isa", "asm": "convert-mem-to-isa", "bin": "convert-mem-to-isa"}
 _TEXT_STAGES = ("nn", "tile", "mem", "isa")
 
 
@@ -46,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", default="rapid-4c", help="machine preset or machine file (default rapid-4c)")
     p.add_argument("--mapping", default="fixed", help="'fixed' or a JSON file of layer -> mapping")
     p.add_argument("--emit", choices=STAGES, help="the stage to output (default: bin for .rbin, else asm)")
+    p.add_argument("--no-optimize", action="store_true", help="leave out the nn graph optimisations")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass to stderr")
     p.add_argument("--ir-dump-dir", help="write the IR after every pass to DIR/<n>-<pass>.mlir")
     p.add_argument("--time-passes", action="store_true", help="print the time of every pass to stderr")
@@ -68,11 +77,15 @@ def compile_file(args) -> bytes | str:
     # An imported model's weights live in a temporary file while the passes read them.
     with tempfile.TemporaryDirectory(prefix="rapidc-") as tmp:
         module, weights, store = _read_input(args, emit, Path(tmp))
-        out = _run_passes(args, emit, mapping_file, module, weights)
-    if out is not None:
-        return out
-    if store is not None:
-        _keep_weights(args, emit, module, store, weights)
+        # Text on stdout keeps naming the input's weights; anything else gets the folded ones.
+        stdout_text = emit in _TEXT_STAGES and args.output is None
+        folded = None if stdout_text or weights is None else Path(tmp) / "folded" / Path(weights).name
+        if folded is not None:
+            folded.parent.mkdir()
+        out = _run_passes(args, emit, mapping_file, module, weights, folded)
+        if out is not None:
+            return out
+        _keep_weights(args, emit, module, weights, store, folded)
     return module_text(module)
 
 
@@ -97,7 +110,7 @@ def _read_input(args, emit: str, tmp: Path):
 
 
 def _weights_beside_output(args, emit: str) -> Path | None:
-    """Where a text stage of an ONNX model keeps its weights: beside the output file."""
+    """Where a text stage written to a file keeps its weights: beside it."""
     if args.output is None or emit not in _TEXT_STAGES:
         return None
     path = Path(args.output).with_suffix(".npz")
@@ -106,23 +119,39 @@ def _weights_beside_output(args, emit: str) -> Path | None:
     return path
 
 
-def _keep_weights(args, emit: str, module, store, temporary: str) -> None:
-    """Saves an imported model's weights beside a text output (`-o`), and makes the
-    `rapid_isa.data` ops refer to that file, not to the temporary one the passes read."""
+def _keep_weights(args, emit: str, module, weights: str | None, store, folded: Path | None) -> None:
+    """Keeps the weights a text output (`-o`) needs beside it: the optimised module's
+    (moved from their temporary file) or, without optimisation, an imported model's; and
+    makes the module (`nn.weights`, `rapid_isa.data` sources) name that file."""
+    from xdsl.dialects.builtin import StringAttr
+
+    if emit not in _TEXT_STAGES:
+        return
+    final = _weights_beside_output(args, emit)
+    if folded is not None and folded.is_file():
+        shutil.move(folded, final)
+        _rename_weights(module, str(folded), str(final.resolve()))
+        if WEIGHTS_ATTR in module.attributes:
+            module.attributes[WEIGHTS_ATTR] = StringAttr(final.name)
+    elif store is not None:  # an imported model's weights, unoptimised or printed to stdout
+        if final is not None:
+            store.save(final)
+        _rename_weights(module, weights, str(final.resolve()) if final is not None else Path(weights).name)
+
+
+def _rename_weights(module, old: str, new: str) -> None:
+    """Points the `rapid_isa.data` ops that read the weight file `old` at `new`."""
     from xdsl.dialects.builtin import StringAttr
 
     from rapid_mlir.dialects.rapid_isa import DataOp
 
-    final = _weights_beside_output(args, emit)
-    source = str(final.resolve()) if final is not None else Path(temporary).name
     for op in module.walk():
-        if isinstance(op, DataOp) and op.source is not None and op.source.data == temporary:
-            op.properties["source"] = StringAttr(source)
-    if final is not None:
-        store.save(final)
+        if isinstance(op, DataOp) and op.source is not None and op.source.data == old:
+            op.properties["source"] = StringAttr(new)
 
 
-def _run_passes(args, emit: str, mapping_file: str | None, module, weights: str | None) -> bytes | str | None:
+def _run_passes(args, emit: str, mapping_file: str | None, module, weights: str | None,
+                folded: Path | None) -> bytes | str | None:
     """Runs the pipeline up to `emit`; returns the program (asm text or binary), or None
     for the IR stages, whose module the caller prints."""
     from rapid_mlir.dialects import make_context
@@ -134,7 +163,10 @@ def _run_passes(args, emit: str, mapping_file: str | None, module, weights: str 
         dump.mkdir(parents=True, exist_ok=True)
         (dump / "0-input.mlir").write_text(module_text(module))
     timings = []
-    for i, p in enumerate(passes(args.machine, mapping_file, weights)[:_PASSES_FOR[emit]], start=1):
+    pipeline = passes(args.machine, mapping_file, weights, str(folded) if folded else None,
+                      optimize=not args.no_optimize)
+    end = next(i for i, p in enumerate(pipeline) if p.name == _LAST_PASS[emit])
+    for i, p in enumerate(pipeline[:end + 1], start=1):
         start = time.perf_counter()
         try:
             p.apply(ctx, module)

@@ -12,6 +12,26 @@ from collections.abc import Callable
 from xdsl.passes import ModulePass
 
 
+GRAPH_PASSES = (
+    ("raise-decomposed-ops", "raise_decomposed_ops", "RaiseDecomposedOpsPass"),
+    ("fold-reshapes", "fold_reshapes", "FoldReshapesPass"),
+    ("fold-batch-norm", "fold_batch_norm", "FoldBatchNormPass"),
+    ("fuse-bias-activation", "fuse_bias_activation", "FuseBiasActivationPass"),
+    ("fold-constants", "fold_constants", "FoldConstantsPass"),
+)
+"""The nn-level graph optimisations (docs/graph-passes.md): (pipeline name, module in
+this package, class), in the order the compile pipeline runs them."""
+
+
+def _lazy(module: str, cls: str) -> Callable[[], type[ModulePass]]:
+    def load() -> type[ModulePass]:
+        import importlib
+
+        return getattr(importlib.import_module(f"rapid_mlir.transforms.{module}"), cls)
+
+    return load
+
+
 def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """The passes rapid_mlir defines (exported through the xdsl.universe entry point)."""
 
@@ -45,7 +65,8 @@ def project_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertMemToIsaPass
 
-    return {"decompose-rnn": decompose_rnn, "legalize-nn": legalize_nn,
+    graph = {name: _lazy(module, cls) for name, module, cls in GRAPH_PASSES}
+    return graph | {"decompose-rnn": decompose_rnn, "legalize-nn": legalize_nn,
             "convert-nn-to-tile": convert_nn_to_tile, "convert-tile-to-mem": convert_tile_to_mem,
             "rapid-mem-allocate": rapid_mem_allocate,
             "convert-mem-to-isa": convert_mem_to_isa}

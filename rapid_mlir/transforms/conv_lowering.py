@@ -39,6 +39,7 @@ from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.transforms.mpe_lowering import (
     Aff,
+    Epilogue,
     MpeEmitter,
     MpePlan,
     Window,
@@ -144,7 +145,7 @@ class ConvEmitter(MpeEmitter):
 
 
 def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSAValue], machine,
-                epilogue: str) -> M.KernelOp:
+                epilogue: Epilogue) -> M.KernelOp:
     """The rapid_mem kernel of a convolution on DRAM buffers (input, weight[, bias], output)."""
     n, _, h, w = op.input.type.get_shape()
     o, ic, kh, kw = op.weight.type.get_shape()

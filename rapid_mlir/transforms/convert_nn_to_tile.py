@@ -9,7 +9,9 @@ pass builds the layer's loop nest (`rapid_mlir.mapping.problem`), chooses a mapp
 layer's entry in `mapping-file` if there is one, else the strategy's), checks that it is
 well formed and fits the machine's buffers, and moves the op into a kernel that carries
 the layer name and the mapping; a relu that only consumes the result of a matrix layer,
-a binary elementwise op or a batch norm joins the kernel as its epilogue. Other ops stay
+a binary elementwise op or a batch norm joins the kernel as its epilogue, as does a clip
+that only consumes the result of a matrix layer (with the layer's own `act_min` /
+`act_max`, the clamp of the MPE epilogue: `convert-tile-to-mem`). Other ops stay
 in `nn` (`nn.reshape` and `nn.flatten` become DRAM views in `convert-tile-to-mem`; the
 rest runs on the host).
 An infeasible mapping fails the pass with a message naming the layer, the buffer, the
@@ -158,18 +160,24 @@ class ConvertNnToTilePass(ModulePass):
             _wrap(nn_op, problem.layer, mapping, fuse)
 
 
-def fusable_activation(nn_op: Operation) -> nn.ReluOp | None:
-    """The relu that is the only user of the op's only result: it runs in the kernel's
-    epilogue (on the SFU, as the accumulator is copied out) instead of as a layer of its own."""
+MATRIX_OPS = (nn.Conv2DOp, nn.GemmOp, nn.MatmulOp)
+"""The layers the MPE runs: their SFU epilogue clamps (relu or clip) as it copies ACC out."""
+
+
+def fusable_activation(nn_op: Operation) -> nn.ReluOp | nn.ClipOp | None:
+    """The relu (or, after a matrix layer, the clip) that is the only user of the op's only
+    result: it runs in the kernel's epilogue (on the SFU, as the accumulator is copied out)
+    instead of as a layer of its own. SFU kernels (`EPILOGUE_OPS`) fuse a relu only."""
     if len(nn_op.results) != 1 or nn_op.results[0].uses.get_length() != 1:
         return None
     user = next(iter(nn_op.results[0].uses)).operation
-    fusable = isinstance(user, nn.ReluOp) and HOST_ATTR not in user.attributes
+    kinds = (nn.ReluOp, nn.ClipOp) if isinstance(nn_op, MATRIX_OPS) else nn.ReluOp
+    fusable = isinstance(user, kinds) and HOST_ATTR not in user.attributes
     return user if fusable and user.parent_block() is nn_op.parent_block() else None
 
 
 def _wrap(nn_op: Operation, layer: str, mapping: Mapping, fuse: bool = True) -> KernelOp:
-    """Moves `nn_op` (and, when `fuse`, a relu it feeds) into a new kernel that takes its operands."""
+    """Moves `nn_op` (and, when `fuse`, a relu or clip it feeds) into a new kernel that takes its operands."""
     epilogue = fusable_activation(nn_op) if fuse else None
     final = epilogue if epilogue is not None else nn_op
     region, block = new_body([v.type for v in nn_op.operands])

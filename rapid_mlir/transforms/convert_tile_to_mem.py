@@ -19,9 +19,11 @@ kernel's mapping describes, per core (SPMD, cores with other shares in regions o
 own) and corelet, with ragged tiles at every level as peeled steps with their own static
 sizes, LX steps along the image rows with their border padding, partial sums kept in ACC
 across LX reduction steps, double-buffered loads, the MPE tile products and the SFU
-epilogue (a copy, the bias, the fused relu). Mappings they cannot express (a split of a
-reduction dim, tiling the conv kernel window in LX) are rejected with a message naming
-the layer and what is missing.
+epilogue (a copy, the bias, the fused activation: the layer's own `act_min` / `act_max`
+intersected with a relu or clip fused into the kernel, `sfu.relu` for a plain relu and
+`sfu.clip` with the bounds as immediates otherwise). Mappings they cannot express (a
+split of a reduction dim, tiling the conv kernel window in LX) are rejected with a
+message naming the layer and what is missing.
 """
 
 from __future__ import annotations
@@ -181,11 +183,7 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
         return dma_kernel(layer, kernel.mapping.mapping, work, buffers, machine)
     if not isinstance(work, nn.Conv2DOp):
         _check_matmul(work, layer)
-    epilogue = "copy"
-    if len(body_ops) == 3 and isinstance(body_ops[1], nn.ReluOp) and body_ops[1].input is work.results[0]:
-        epilogue = "relu"
-    elif len(body_ops) != 2:
-        _fail(layer, f"a kernel of {', '.join(o.name for o in body_ops[:-1])} is not lowered yet")
+    epilogue = _epilogue(work, body_ops[1:-1], layer)
     if isinstance(work, nn.Conv2DOp):
         from rapid_mlir.transforms.conv_lowering import conv_kernel
 
@@ -194,6 +192,29 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
     n = kernel.outputs[0].type.get_shape()[1]
     trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
     return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue, trans_b)
+
+
+def _epilogue(work, fused: list, layer: str):
+    """The MPE epilogue of a matrix layer: the clamp of its own `act_min` / `act_max`
+    intersected with that of the relu or clip fused after it (`fused`: the kernel body
+    between the layer and the yield)."""
+    from rapid_mlir.transforms.mpe_lowering import Epilogue
+
+    lo, hi = work.act_bounds() if isinstance(work, nn.Conv2DOp | nn.GemmOp) else (None, None)
+    if len(fused) > 1 or (fused and not (isinstance(fused[0], nn.ReluOp | nn.ClipOp)
+                                         and fused[0].input is work.results[0])):
+        _fail(layer, f"a kernel of {', '.join(o.name for o in [work, *fused])} is not lowered yet")
+    if fused:
+        act = fused[0]
+        flo, fhi = (0.0, None) if isinstance(act, nn.ReluOp) else (
+            None if act.min is None else float(act.min.value.data),
+            None if act.max is None else float(act.max.value.data))
+        lo = flo if lo is None else lo if flo is None else max(lo, flo)
+        hi = fhi if hi is None else hi if fhi is None else min(hi, fhi)
+        if lo is not None and hi is not None and lo > hi:
+            # clip(clip(x, a, b), c, d) with disjoint ranges is constant: the outer bound wins
+            lo = hi = flo if flo is not None and flo > hi else fhi
+    return Epilogue.clamp(lo, hi)
 
 
 def _name(attrs, index: int, default: str) -> str:

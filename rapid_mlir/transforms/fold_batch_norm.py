@@ -79,7 +79,7 @@ class _Emitter:
         if self.layer:
             new.attributes[nn.NAME_ATTR] = StringAttr(f"{self.layer}.{suffix}")
             new.results[0].name_hint = ssa_name(f"{self.layer}.{suffix}")
-        self.rewriter.insert_op(new)
+        self.rewriter.insert(new)
         return new.results[0]
 
     def channel_scale(self, bn: nn.BatchNormOp) -> SSAValue:
@@ -99,10 +99,10 @@ class _Emitter:
 def _replace(rewriter: PatternRewriter, bn: nn.BatchNormOp, old: Operation, new: Operation) -> None:
     new.properties.update({k: v for k, v in old.properties.items() if k not in ("alpha", "beta")})
     new.attributes.update(old.attributes)
-    rewriter.insert_op(new)
+    rewriter.insert(new)
     new.results[0].name_hint = old.results[0].name_hint
-    rewriter.replace_op(bn, [], [new.results[0]])
-    rewriter.erase_op(old)
+    rewriter.replace(bn, [], [new.results[0]])
+    rewriter.erase(old)
 
 
 def _layer(op: Operation) -> str:

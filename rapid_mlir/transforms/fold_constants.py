@@ -14,10 +14,10 @@ exporters that write weight transposes and reshapes as graph ops.
 A folded value becomes:
 
 - an inline `nn.constant` when it has at most `max-inline` elements (default 64);
-- otherwise an `nn.weight` named after the op (its `nn.name`, else `folded_<n>`), when the
-  pass has `weights-out`: the file it writes, holding every weight the module still uses
-  (the original entries it keeps and the folded ones), which the module's `nn.weights`
-  attribute then names. The path is written as given, so give it relative to where the
+- otherwise an `nn.weight` named after the op (its `nn.name`, else `folded`), when the
+  pass has `weights-out`: the file it writes whenever the module uses weights, folded
+  or not, holding every weight the module still uses (the original entries it keeps and
+  the folded ones), which the module's `nn.weights` attribute then names. The path is written as given, so give it relative to where the
   output `.mlir` goes, or absolute;
 - otherwise it is left to the device: the ops stay as they are.
 
@@ -65,19 +65,20 @@ class FoldConstantsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.max_inline < 0:
             raise PassFailedException(f"fold-constants: max-inline must be >= 0 but is {self.max_inline}")
-        if self.weights_out is not None and self.weights is None and declared_weights(op):
+        uses_weights = bool(declared_weights(op))
+        if self.weights_out is not None and self.weights is None and uses_weights:
             raise PassFailedException("fold-constants: weights-out needs the weights option (the module "
                                       "uses nn.weight ops whose arrays it must copy)")
-        try:
-            store = WeightStore.load(self.weights) if self.weights is not None else None
+        try:  # a module without nn.weight ops reads no file, like the other passes
+            store = WeightStore.load(self.weights) if self.weights is not None and uses_weights else None
         except WeightError as e:
             raise PassFailedException(f"fold-constants: {e}") from None
         folder = _Folder(op, store, self.max_inline, self.weights_out is not None)
         for fn in op.walk():
             if isinstance(fn, func.FuncOp) and not fn.is_declaration:
                 folder.fold(fn)
-        if self.weights_out is not None and folder.changed:
-            self._write(op, store, folder.new_entries)
+        if self.weights_out is not None and declared_weights(op):  # written even when unchanged:
+            self._write(op, store, folder.new_entries)             # the later passes read it
 
     def _write(self, module: ModuleOp, store: WeightStore | None, new: dict[str, np.ndarray]) -> None:
         """Writes every weight the module still uses to `weights-out` and names that file."""

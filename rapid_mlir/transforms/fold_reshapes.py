@@ -75,9 +75,9 @@ def _shape(value: SSAValue) -> tuple[int, ...]:
 def _replace_by(rewriter: PatternRewriter, op: Operation, value: SSAValue) -> None:
     """Replaces `op`'s result by `value`, and erases `op` and an inner op left unused."""
     inner = op.operands[0].owner
-    rewriter.replace_op(op, [], [value])
+    rewriter.replace(op, [], [value])
     if isinstance(inner, Operation) and inner.name.startswith("nn.") and all(not r.uses for r in inner.results):
-        rewriter.erase_op(inner)
+        rewriter.erase(inner)
 
 
 def _reshape_to(rewriter: PatternRewriter, op: Operation, source: SSAValue) -> None:
@@ -88,7 +88,7 @@ def _reshape_to(rewriter: PatternRewriter, op: Operation, source: SSAValue) -> N
     new = nn.ReshapeOp(source, _shape(op.results[0]))
     new.attributes.update(op.attributes)
     new.output.name_hint = op.results[0].name_hint
-    rewriter.insert_op(new)
+    rewriter.insert(new)
     _replace_by(rewriter, op, new.output)
 
 
@@ -122,7 +122,7 @@ class FoldTransposeChain(RewritePattern):
             new = nn.TransposeOp(source, perm)
             new.attributes.update(op.attributes)
             new.output.name_hint = op.output.name_hint
-            rewriter.insert_op(new)
+            rewriter.insert(new)
             _replace_by(rewriter, op, new.output)
 
 

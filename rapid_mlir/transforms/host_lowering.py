@@ -115,7 +115,8 @@ def _f32_value(value: DenseIntOrFPElementsAttr) -> DenseIntOrFPElementsAttr:
 
     typ = value.type
     data = np.frombuffer(value.data.data, dtype=numpy_dtype(typ.get_element_type()).newbyteorder("<"))
-    data = np.broadcast_to(data, tuple(typ.get_shape())) if data.size == 1 else data
+    if data.size == 1:  # a splat (or a rank-0 constant): one value for the whole shape
+        data = np.broadcast_to(data.reshape(()), tuple(typ.get_shape()))
     return DenseIntOrFPElementsAttr(TensorType(f32, list(typ.get_shape())),
                                     BytesAttr(np.ascontiguousarray(data, dtype="<f4").tobytes()))
 

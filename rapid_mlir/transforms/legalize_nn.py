@@ -17,7 +17,10 @@ ops with numpy broadcasting (SFU kernels), so every other variant is written wit
 - beta = 0: C dropped; beta != 1: C times the scalar constant `L.beta` (`L.bias_scaled`;
   C may be an `nn.weight` whose values the compiler never sees);
 - a bias that is not per column (`[m, n]`, `[m, 1]`, `[1, 1]`, `[1]`, `[]`), or any bias
-  once the product is scaled: the gemm without bias, then a broadcasting `nn.add`, `L.bias`.
+  once the product is scaled: the gemm without bias, then a broadcasting `nn.add`, `L.bias`;
+- a fused activation (`act_min` / `act_max`) stays on the new gemm when it computes the
+  final result, else it applies to the last op as an `nn.relu` (`act_min 0.0` alone) or
+  an `nn.clip`, `L.act` (which `convert-nn-to-tile` may fuse into that op's kernel).
 
 For a matmul `L` whose operands are not both 2-D (numpy semantics: a 1-D lhs is a row, a
 1-D rhs a column, the batch dims broadcast):
@@ -217,11 +220,17 @@ def _gemm(e: _Emitter, op: nn.GemmOp) -> SSAValue:
         else:
             scale_product = scale
     fused = per_column and scale_product is None
-    y = e.one(nn.GemmOp(a, b, bias if fused else None, trans_b=op.trans_b is not None), "")
+    lo, hi = op.act_bounds()
+    last = scale_product is None and (bias is None or fused)  # the gemm computes the result
+    act = {"act_min": lo, "act_max": hi} if last else {}
+    y = e.one(nn.GemmOp(a, b, bias if fused else None, trans_b=op.trans_b is not None, **act), "")
     if scale_product is not None:
         y = e.one(nn.MulOp(y, scale_product), "scaled")
     if bias is not None and not fused:
         y = e.one(nn.AddOp(y, bias), "bias")
+    if not last and op.has_activation():
+        relu = lo == 0.0 and hi is None
+        y = e.one(nn.ReluOp(y) if relu else nn.ClipOp(y, lo, hi), "act")
     return y
 
 

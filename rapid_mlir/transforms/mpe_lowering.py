@@ -33,10 +33,10 @@ and every instruction has static sizes:
 - **L0 tiles.** Inside an LX tile, loops over the L0 tiles of the output dims (the last,
   ragged tile peeled); per L0 tile one MPE instruction per reduction step (conv: kernel
   offset x `ic` tile, the shifted GEMMs; matmul: `k` tile), unrolled in the loop body;
-  then the SFU epilogue (ACC -> LX f16, bias, fused relu) into the tile's place in the LX
-  output tile (one buffer for the whole LX tile, so an epilogue does not wait for the
-  previous tile's store; only the next LX tile's first one waits for the last store)
-  and the store of the tile.
+  then the SFU epilogue (ACC -> LX f16, bias, fused activation: `Epilogue`) into the
+  tile's place in the LX output tile (one buffer for the whole LX tile, so an epilogue
+  does not wait for the previous tile's store; only the next LX tile's first one waits
+  for the last store) and the store of the tile.
 - **Loop depth.** When the nest would be deeper than the machine's `loop_depth`, the
   levels with the fewest iterations are unrolled (each step emitted with static offsets).
 
@@ -58,6 +58,7 @@ from dataclasses import dataclass
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
+    FloatAttr,
     IntegerAttr,
     StringAttr,
     UnitAttr,
@@ -70,10 +71,40 @@ from xdsl.ir import Block, Region, SSAValue
 from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.transforms.convert_tile_to_mem import TileLoweringError
+from rapid_mlir.transforms.sfu_layers import F32_MAX
 
 
 def fail(layer: str, msg: str):
     raise TileLoweringError(f"layer '{layer}': {msg}")
+
+
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """The activation the SFU applies to a finished output tile as it leaves ACC (after the
+    bias): none (`copy`), `relu`, or `clip` to the immediates `imms` = (lo, hi)."""
+
+    kind: str = "copy"
+    imms: tuple[float, ...] = ()
+
+    @staticmethod
+    def clamp(lo: float | None, hi: float | None) -> Epilogue:
+        """The epilogue clamping to [lo, hi] (None: unbounded): `sfu.relu` for [0, inf),
+        else `sfu.clip` (an absent bound is the largest finite fp32 value)."""
+        if lo is None and hi is None:
+            return Epilogue()
+        if lo == 0.0 and hi is None:
+            return Epilogue("relu")
+        return Epilogue("clip", (-F32_MAX if lo is None else lo, F32_MAX if hi is None else hi))
+
+    @property
+    def activates(self) -> bool:
+        return self.kind != "copy"
+
+    def emit(self, block: Block, operands, accesses, after) -> SSAValue:
+        """The epilogue's SFU instruction from `operands[1]` to `operands[0]`."""
+        return MpeEmitter._sfu(block, self.kind, operands, accesses, after, self.imms)
 
 
 # ---------------------------------------------------------------------------
@@ -345,7 +376,7 @@ class MpeEmitter:
     L0_DIMS: tuple[str, ...] = ()
 
     def __init__(self, plan: MpePlan, region: RegionPlan, dram: dict[str, SSAValue], output: SSAValue,
-                 block: Block, epilogue: str):
+                 block: Block, epilogue: Epilogue):
         self.p, self.r, self.block, self.epilogue = plan, region, block, epilogue
         self.dram, self.output = dram, output
         self.part: SSAValue | None = None  # set: partial sums go to this f32 LX buffer (ring_reduction.py)
@@ -576,24 +607,21 @@ class MpeEmitter:
         return st
 
     def _epilogue(self, block: Block, dst, src, bias, after) -> SSAValue:
-        """ACC -> LX output tile: a copy or the fused relu, or the bias added (broadcast
-        by `bias`'s zero strides) and then the relu."""
-        def sfu(kind, operands, accesses, deps):
-            return self._sfu(block, kind, operands, accesses, deps)
-
+        """ACC -> LX output tile: a copy or the fused activation (relu, clip), or the bias
+        added (broadcast by `bias`'s zero strides) and then the activation in place."""
         if self.BIAS not in self.cur:
-            return sfu(self.epilogue, [self.lx_out, self.acc], [dst, src], after)
+            return self.epilogue.emit(block, [self.lx_out, self.acc], [dst, src], after)
         lx_bias = self.lx[self.BIAS][self.cur[self.BIAS][0]]
-        token = sfu("add", [self.lx_out, self.acc, lx_bias], [dst, src, bias], after)
-        if self.epilogue == "relu":
-            token = sfu("relu", [self.lx_out, self.lx_out], [dst, dst], [token])
+        token = self._sfu(block, "add", [self.lx_out, self.acc, lx_bias], [dst, src, bias], after)
+        if self.epilogue.activates:
+            token = self.epilogue.emit(block, [self.lx_out, self.lx_out], [dst, dst], [token])
         return token
 
     @staticmethod
-    def _sfu(block: Block, kind: str, operands, accesses, after) -> SSAValue:
+    def _sfu(block: Block, kind: str, operands, accesses, after, imms=()) -> SSAValue:
         op = M.SfuOp.build(operands=[operands, after], result_types=[M.TokenType()],
                            properties={"kind": StringAttr(kind), "access_list": ArrayAttr(accesses),
-                                       "imms": ArrayAttr([])})
+                                       "imms": ArrayAttr([FloatAttr(float(v), f32) for v in imms])})
         block.add_op(op)
         return op.token
 
@@ -734,7 +762,7 @@ class MatmulEmitter(MpeEmitter):
                 access(((tm, self.tile["n"]), (tn, 1)), m0 * self.tile["n"] + n0))
 
 
-def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], machine, epilogue: str,
+def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], machine, epilogue: Epilogue,
                   trans_b: bool = False) -> M.KernelOp:
     """The rapid_mem kernel of a matrix product on DRAM buffers (a, b[, bias], c)."""
     m, n, k = mnk

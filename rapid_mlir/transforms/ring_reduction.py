@@ -22,8 +22,8 @@ core has finished the phase before any starts the next):
    local copy into its own slot).
 3. **Combine and store.** Each owner adds its `P` slots in f32 (`P - 1` `sfu add`s into
    slot 0), then the epilogue into an f16 block (the bias added, broadcast over the
-   rows (matmul) or the columns (conv), and the relu, or a plain copy / relu) and stores
-   the block.
+   rows (matmul) or the columns (conv), and the activation (relu or clip), or a plain
+   copy / the activation) and stores the block.
 
 Cost: every core moves `(P - 1) / P * M * N * 4` bytes over the ring (plus its own block
 locally), each owner `(P - 1) * M * N / P` f32 SFU additions and one epilogue of
@@ -40,7 +40,7 @@ from xdsl.dialects.builtin import IntegerAttr, StringAttr, f16, f32, i64
 from xdsl.ir import Block, Region, SSAValue
 
 from rapid_mlir.dialects import rapid_mem as M
-from rapid_mlir.transforms.mpe_lowering import Aff, MpeEmitter, MpePlan, access
+from rapid_mlir.transforms.mpe_lowering import Aff, Epilogue, MpeEmitter, MpePlan, access
 
 
 def owner_blocks(m: int, n: int, cores: int) -> tuple[str, int, int]:
@@ -51,7 +51,7 @@ def owner_blocks(m: int, n: int, cores: int) -> tuple[str, int, int]:
 
 
 def ring_kernel(plan: MpePlan, make: Callable[..., MpeEmitter], buffers: list[SSAValue], mn: tuple[int, int],
-                has_bias: bool, epilogue: str, bias_along: str = "n") -> M.KernelOp:
+                has_bias: bool, epilogue: Epilogue, bias_along: str = "n") -> M.KernelOp:
     """The rapid_mem kernel of a layer on DRAM buffers (inputs[, bias], output) whose
     reduction dim is split over `plan.cores` cores (see the module docstring). `mn` is the
     output as a matrix (the layer's emitters write partial sums to its flat offsets),
@@ -109,7 +109,8 @@ def _corelet(index: int, span: tuple[int, int], every: tuple[int, int], block: B
 
 
 def _combine(block: Block, plan: MpePlan, args, recv: SSAValue, cores: int, dim: str, size: int, z: int,
-             mn: tuple[int, int], slot_shape: tuple[int, int], bias_along: str | None, epilogue: str) -> None:
+             mn: tuple[int, int], slot_shape: tuple[int, int], bias_along: str | None,
+             epilogue: Epilogue) -> None:
     """An owner's phase 3: the sum of its slots, the epilogue, the store. The owner's block
     starts at `core * size` along `dim` (the core coefficient of the accesses); the bias
     (if any) is one value per column (`bias_along` "n") or per row ("m") of the block."""
@@ -139,11 +140,10 @@ def _combine(block: Block, plan: MpePlan, args, recv: SSAValue, cores: int, dim:
         spread = ((rows, 0), (cols, 1)) if bias_along == "n" else ((rows, 1), (cols, 0))
         token = MpeEmitter._sfu(block, "add", [out, recv, bias],
                                 [slot(0), slot(0), access(spread)], [*after, loaded])
-        token = slot_token = token
-        if epilogue == "relu":
-            token = MpeEmitter._sfu(block, "relu", [out, out], [slot(0), slot(0)], [slot_token])
+        if epilogue.activates:
+            token = epilogue.emit(block, [out, out], [slot(0), slot(0)], [token])
     else:
-        token = MpeEmitter._sfu(block, epilogue, [out, recv], [slot(0), slot(0)], after)
+        token = epilogue.emit(block, [out, recv], [slot(0), slot(0)], after)
     start = Aff(0, size * n) if dim == "m" else Aff(0, size)
     add(M.DmaOp.build(operands=[args[-1], out, [token]], result_types=[M.TokenType()],
                       properties={"queue": IntegerAttr(1 if plan.machine.dma_queues > 1 else 0, i64),

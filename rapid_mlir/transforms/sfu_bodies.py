@@ -26,6 +26,8 @@
 - GELU: the exact form as `scale` by 1/sqrt(2), `erf`, `scale` (0.5 x + 0.5), `mul` by x;
   the tanh form as `mul` (x^2), `scale` (c * 0.044715 x^2 + c, c = sqrt(2/pi)), `mul` by
   x, `tanh`, `scale` (0.5 x + 0.5), `mul` by x; the intermediate in one f32 tile.
+- Power (`nn.pow`): the instructions of `sfu_layers.power_chain` (`log`, `scale` by p,
+  `exp`; or `mul`s, then `recip` for p < 0), the intermediate in one f32 tile.
 - Layer norm, LRN and reduce: `sfu_norms`.
 """
 
@@ -39,10 +41,9 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from rapid_mlir.dialects import nn
 from rapid_mlir.dialects.rapid_mem import AccessAttr
-from rapid_mlir.transforms.sfu_layers import BINARY, UNARY
+from rapid_mlir.transforms.sfu_layers import BINARY, F32_MAX, UNARY, power_chain
 from rapid_mlir.transforms.sfu_lowering import Body, Dram, SfuCorelet, SfuPlan, TileOperand, _fail, merge, row_major
 
-F32_MAX = 3.4028234663852886e38
 
 
 def make_body(plan: SfuPlan, op: Operation, dram: list[SSAValue], epilogue: str | None, machine) -> Body:
@@ -59,6 +60,8 @@ def make_body(plan: SfuPlan, op: Operation, dram: list[SSAValue], epilogue: str 
         return Softmax(plan, op, dram)
     if isinstance(op, nn.GeluOp):
         return Gelu(plan, op, dram)
+    if isinstance(op, nn.PowOp):
+        return Power(plan, op, dram)
     from rapid_mlir.transforms.sfu_norms import LayerNorm, Lrn, Reduce
 
     if isinstance(op, nn.LayerNormOp):
@@ -325,6 +328,35 @@ class Gelu(Body):
             tok = em.sfu(block, "tanh", [t, t], acc[:2], [tok])
         tok = em.sfu(block, "scale", [t, t], acc[:2], [tok], (0.5, 0.5))
         return em.sfu(block, "mul", [out, x, t], acc, [tok])
+
+
+class Power(Body):
+    """x^p as the chain of `power_chain`, through one f32 intermediate tile."""
+
+    def __init__(self, plan: SfuPlan, op: nn.PowOp, dram: list[SSAValue]):
+        self.dims = tuple(plan.dims)
+        shape = tuple(plan.dims[d] for d in self.dims)
+        super().__init__([TileOperand("input", _tensor(dram[0], self.dims, shape), self.dims)],
+                         TileOperand("output", _tensor(dram[-1], self.dims, shape), self.dims))
+        steps = power_chain(op.exponent.value.data)
+        if steps is None:
+            _fail(plan.layer, f"nn.pow exponent {op.exponent.value.data:g} has no SFU lowering (the host runs it)")
+        self.steps = steps
+
+    def allocate(self, em: SfuCorelet) -> None:
+        super().allocate(em)
+        uses_temp = any("t" in (dst, *srcs) for _, dst, srcs, _ in self.steps)
+        self.temp = em.alloc(self.lx_shape(em, self.output), f32) if uses_temp else None
+
+    def compute(self, em: SfuCorelet, block: Block, slot: int, after) -> SSAValue:
+        tile = (self.output.lx_strides(em), 0, {})
+        acc = em.sfu_accesses(self.dims, [tile] * 3)
+        buffers = {"x": self.inputs[0].buf(slot), "t": self.temp, "out": self.output.buf(slot)}
+        token = None
+        for kind, dst, srcs, imms in self.steps:
+            operands = [buffers[dst], *(buffers[s] for s in srcs)]
+            token = em.sfu(block, kind, operands, acc[:len(operands)], after if token is None else [token], imms)
+        return token
 
 
 def reduction(em: SfuCorelet, block: Block, kind: str, dst: SSAValue, dst_strides: dict[str, int],

@@ -41,6 +41,10 @@ CASES = {
     "unary_chain": lambda g, x: unary_chain(g, x),
     "gelu_exact": lambda g, x: g.add(nn.GeluOp(x, "none")),
     "gelu_tanh": lambda g, x: g.add(nn.GeluOp(x, "tanh")),
+    "pow_fractional": lambda g, x: g.add(nn.PowOp(g.add(nn.ExpOp(x)), -0.75)),
+    "pow_cube": lambda g, x: g.add(nn.PowOp(x, 3.0)),
+    "pow_negative_base_minus_two": lambda g, x: g.add(nn.PowOp(
+        g.add(nn.SubOp(x, g.constant("shift", np.full((1,), 1.5, np.float32)))), -2.0)),
     "clip_max_only": lambda g, x: g.add(nn.ClipOp(x, max=0.25)),
     "clip_both": lambda g, x: g.add(nn.ClipOp(x, min=-0.5, max=0.25)),
     "softmax_axis1": lambda g, x: g.add(nn.SoftmaxOp(x, axis=1)),

@@ -34,6 +34,7 @@ def test_every_op_builds_with_inferred_types():
     for cls in (nn.ReluOp, nn.SigmoidOp, nn.TanhOp, nn.ErfOp, nn.ExpOp, nn.SqrtOp):
         assert g.add(cls(y)).type == y.type
     assert g.add(nn.GeluOp(y, "tanh")).type == y.type
+    assert g.add(nn.PowOp(y, 0.75)).type == y.type
     assert g.add(nn.ClipOp(y, max=6.0)).type == y.type
     assert g.add(nn.SoftmaxOp(y, axis=1)).type == y.type
     s = g.constant("bn", [1.0] * 8)

@@ -218,6 +218,15 @@ def test_gelu(approximate, shape, scale):
     check(K.gelu(x, approximate=approximate), want)
 
 
+@pytest.mark.parametrize("exponent", [0.75, 1.5, -0.5, 3.0, -1.0, -2.0, 0.0, 2.0, 0.5])
+def test_pow(exponent):
+    """Negative bases too: NaN for a non-integer exponent (both sides), finite for an
+    integer one; zero to a negative power is inf."""
+    x = np.concatenate([rand((40,), 7) * np.float32(2), np.zeros(1, np.float32)])
+    (want,) = run_node("Pow", [x, np.array(exponent, np.float32)], opset=15)
+    check(K.pow(x, exponent=exponent), want)
+
+
 @pytest.mark.parametrize("lo,hi", [(-0.5, None), (None, 0.3), (-0.5, 0.3), (None, None), (0.4, -0.2)], ids=_id)
 def test_clip(lo, hi):
     x = rand((3, 4, 5), 6)
