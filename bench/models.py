@@ -2,7 +2,8 @@
 
     python bench/models.py [--models alexnet,vgg16,...] [--size full|small] [--machine rapid-4c]
                            [--batch 1] [--seed 0] [--json bench/models.json] [--jobs N]
-                           [--dram-gib G] [--timeout S] [--no-race-check] [--no-graph-passes] [-v]
+                           [--dram-gib G] [--timeout S] [--no-race-check] [--no-graph-passes]
+                           [--strategy fixed|dse] [-v]
 
 For every model of `rapid_mlir.models.zoo` (default: all, full size): builds it with
 weights from `--seed`, imports it (`import_onnx`), compiles it for the machine
@@ -86,6 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-race-check", action="store_true", help="emulate without the race checks")
     parser.add_argument("--no-graph-passes", action="store_true", help="compile without the nn graph "
                         "optimisations (compile_module(optimize=False))")
+    parser.add_argument("--strategy", default="fixed", help="the mapping strategy (convert-nn-to-tile's: "
+                        "fixed, dse; default fixed)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show each model's progress on stderr")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one model, print its row
     args = parser.parse_args(argv)
@@ -121,6 +124,7 @@ def main(argv=None) -> int:
         out.write_text(json.dumps({
             "machine": args.machine, "size": args.size, "batch": args.batch, "seed": args.seed,
             "race_check": not args.no_race_check, "graph_passes": not args.no_graph_passes,
+            "strategy": args.strategy,
             "git_commit": _git("rev-parse", "HEAD"),
             "git_dirty": bool(_git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no")),
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "rows": rows,
@@ -149,6 +153,8 @@ def _run_workers(names: list[str], args):
                     cmd.append("--no-race-check")
                 if args.no_graph_passes:
                     cmd.append("--no-graph-passes")
+                if args.strategy != "fixed":
+                    cmd += ["--strategy", args.strategy]
                 if args.verbose:
                     cmd.append("--verbose")
                 with open(out, "wb") as fo, open(err, "wb") as fe:
@@ -253,6 +259,9 @@ def _measure(args, row: dict) -> None:
     from rapid_mlir.pipeline import compile_module
 
     compile_options = {}
+    if args.strategy != "fixed":
+        compile_options["strategy"] = args.strategy
+        row["strategy"] = args.strategy
     if args.no_graph_passes:
         import inspect
 

@@ -45,11 +45,12 @@ def graph_passes(weights: str | None = None, weights_out: str | None = None) -> 
 
 
 def passes(machine: str, mapping_file: str | None = None, weights: str | None = None,
-           weights_out: str | None = None, optimize: bool = True) -> list[ModulePass]:
+           weights_out: str | None = None, optimize: bool = True, strategy: str = "fixed") -> list[ModulePass]:
     """The pipeline's passes, in order, for a machine preset or file. `weights` is the
     module's weight file; with `weights_out`, `fold-constants` writes the weights of the
     optimised module there and the later passes read them from it. `optimize=False`
-    leaves out the graph optimisations."""
+    leaves out the graph optimisations. `strategy` chooses the mappings of the layers
+    `mapping_file` does not pin (`convert-nn-to-tile`'s strategies)."""
     from rapid_mlir.transforms.convert_mem_to_isa import ConvertMemToIsaPass
     from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
     from rapid_mlir.transforms.convert_tile_to_mem import ConvertTileToMemPass
@@ -62,7 +63,7 @@ def passes(machine: str, mapping_file: str | None = None, weights: str | None = 
     graph = graph_passes(weights, weights_out) if optimize else []
     final_weights = weights_out if optimize and weights_out is not None else weights
     return graph + [DecomposeRnnPass(), LegalizeNnPass(),
-                    ConvertNnToTilePass(machine=machine, mapping_file=mapping_file),
+                    ConvertNnToTilePass(machine=machine, strategy=strategy, mapping_file=mapping_file),
                     ConvertTileToMemPass(machine=machine), RapidMemAllocatePass(machine=machine),
                     ConvertMemToIsaPass(machine=machine, weights=final_weights)]
 
@@ -91,13 +92,13 @@ def nn_stage(module: ModuleOp, machine: str, weights: str | None = None, workdir
 
 
 def compile_module(module: ModuleOp, machine: str = "rapid-4c", mapping_file: str | None = None,
-                   weights: str | None = None, optimize: bool = True) -> Program:
+                   weights: str | None = None, optimize: bool = True, strategy: str = "fixed") -> Program:
     """Lowers an `nn` module in place to `rapid_isa` and returns its program; `weights`
     is the module's weight file (for its `nn.weight` ops). The weights of the optimised
     module live in a temporary file while the passes run; the program holds their bytes."""
     with tempfile.TemporaryDirectory(prefix="rapid-compile-") as tmp:
         folded = str(Path(tmp) / "folded.npz")
-        run_passes(module, passes(machine, mapping_file, weights, folded, optimize))
+        run_passes(module, passes(machine, mapping_file, weights, folded, optimize, strategy))
         program = module_to_program(module)
     if any(seg.source == folded for seg in program.data):
         _forget_temporary_weights(module, program, folded, weights)

@@ -1,0 +1,116 @@
+"""Mapping strategies compared on whole networks: `fixed` (the baseline) against `dse`.
+
+    python bench/dse.py [--models alexnet,vgg16,resnet50,lstm_lm] [--batches 1,16]
+                        [--machines rapid-1c,rapid-4c] [--size full|small] [--json bench/dse.json]
+
+For every (network, batch, machine), compiles and emulates the zoo model (through
+`bench/models.py`'s worker, one fresh process each, without race checks: this compares
+cycles) under `fixed` and under `dse`, and prints: the emulated cycles of each, the
+speed-up, the whole-network MPE utilisation, the network's time as a fraction of its
+roofline bound, and the compile seconds of each (the difference is the search). At the
+end, the geometric-mean speed-up. Both strategies' outputs are checked against
+onnxruntime (max error as a fraction of the output scale) so that a fast wrong mapping
+cannot win.
+
+The roofline bound of a network is max(MACs / peak MACs per cycle, bytes / DRAM bytes per
+cycle), with bytes the least any schedule moves: the fp16 weights once, the input and the
+output. Wall times on a shared machine are noisy; cycles are exact and deterministic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS_BENCH = REPO / "bench" / "models.py"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="alexnet,vgg16,resnet50,lstm_lm")
+    parser.add_argument("--batches", default="1,16")
+    parser.add_argument("--machines", default="rapid-1c,rapid-4c")
+    parser.add_argument("--size", choices=("full", "small"), default="full")
+    parser.add_argument("--strategies", default="fixed,dse", help="the baseline first")
+    parser.add_argument("--json", default="bench/dse.json", help="where to write the rows ('' for none)")
+    args = parser.parse_args(argv)
+    strategies = args.strategies.split(",")
+    rows, failed = [], False
+    print(f"{'network':<13}{'batch':>6}  {'machine':<10}" + "".join(f"{s + ' cycles':>16}" for s in strategies)
+          + f"{'speed-up':>10}" + "".join(f"{s + ' MPE':>11}" for s in strategies)
+          + f"{'roofline':>10}" + "".join(f"{s + ' s':>9}" for s in strategies) + f"{'max err':>9}", flush=True)
+    t_start = time.perf_counter()
+    for name in args.models.split(","):
+        for batch in (int(b) for b in args.batches.split(",")):
+            for machine in args.machines.split(","):
+                runs = {s: _run(name, batch, machine, s, args.size) for s in strategies}
+                row = _row(name, batch, machine, runs, strategies)
+                failed |= bool(row.get("error"))
+                rows.append(row)
+                print(_format(row, strategies), flush=True)
+    speedups = [r["speedup"] for r in rows if r.get("speedup")]
+    geomean = math.exp(sum(math.log(s) for s in speedups) / len(speedups)) if speedups else None
+    if geomean is not None:
+        print(f"geometric-mean speed-up of {strategies[-1]} over {strategies[0]}: {geomean:.2f}x "
+              f"({len(speedups)} configurations)")
+    print(f"total wall time {time.perf_counter() - t_start:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "geomean_speedup": geomean,
+                                               "size": args.size}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 1 if failed else 0
+
+
+def _run(name: str, batch: int, machine: str, strategy: str, size: str) -> dict:
+    """One row of bench/models.py for the configuration (its worker in a fresh process)."""
+    with tempfile.TemporaryDirectory(prefix="rapid-bench-dse-") as tmp:
+        out = Path(tmp) / "row.json"
+        cmd = [sys.executable, str(MODELS_BENCH), "--models", name, "--batch", str(batch), "--machine", machine,
+               "--size", size, "--strategy", strategy, "--no-race-check", "--json", str(out)]
+        subprocess.run(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if not out.exists():
+            return {"error": "bench/models.py wrote no row"}
+        return json.loads(out.read_text())["rows"][0]
+
+
+def _row(name: str, batch: int, machine: str, runs: dict[str, dict], strategies: list[str]) -> dict:
+    from rapid_mlir.machine import load_machine
+
+    row = {"network": name, "batch": batch, "machine": machine, "runs": runs}
+    errors = [f"{s}: {r['error']}" for s, r in runs.items() if r.get("error")]
+    if errors:
+        row["error"] = "; ".join(errors)
+        return row
+    base, best = runs[strategies[0]], runs[strategies[-1]]
+    row["speedup"] = base["cycles"] / best["cycles"]
+    desc = load_machine(machine)
+    compute = best["macs"] / desc.peak_macs_per_cycle
+    # the least any schedule moves: fp16 weights once; the input and output are small beside them
+    memory = 2 * best["params"] / (desc.dram_gbps / desc.clock_ghz)
+    row["roofline_cycles"] = max(compute, memory)
+    row["roofline_fraction"] = row["roofline_cycles"] / best["cycles"]
+    row["max_rel_error"] = max(r["max_rel_error"] for r in runs.values())
+    return row
+
+
+def _format(row: dict, strategies: list[str]) -> str:
+    head = f"{row['network']:<13}{row['batch']:>6}  {row['machine']:<10}"
+    if row.get("error"):
+        return head + "  FAILED: " + " ".join(row["error"].split())[:200]
+    runs = row["runs"]
+    return (head + "".join(f"{runs[s]['cycles']:>16,}" for s in strategies) + f"{row['speedup']:>9.2f}x"
+            + "".join(f"{100 * runs[s]['mpe_utilization']:>10.1f}%" for s in strategies)
+            + f"{100 * row['roofline_fraction']:>9.1f}%"
+            + "".join(f"{runs[s]['compile_seconds']:>9.1f}" for s in strategies)
+            + f"{row['max_rel_error']:>9.1e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
