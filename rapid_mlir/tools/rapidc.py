@@ -1,6 +1,7 @@
 """`rapidc`: the compiler driver, from an `nn` module to a binary for the accelerator.
 
-    rapidc INPUT.mlir -o OUT.rbin [--machine NAME|FILE] [--mapping fixed|FILE.json]
+    rapidc INPUT.mlir -o OUT.rbin [--machine NAME|FILE] [--mapping fixed|dse|FILE.json]
+          [--pin FILE.json] [--budget SECONDS] [--dump-mappings FILE.json] [--search-stats]
           [--emit nn|tile|mem|isa|asm|bin] [--no-optimize] [--print-ir-after-all]
           [--ir-dump-dir DIR] [--time-passes]
     rapidc MODEL.onnx -o OUT.rbin [--input-shape NAME=1x3x224x224 ...] [same options]
@@ -20,6 +21,15 @@ text stage written with `-o` (e.g. `--emit nn -o net.mlir`) also writes those we
 beside it (`net.npz`, which the module names), so the output is a complete module for
 the other tools; a text stage on stdout keeps naming the input's weight file (and
 leaves folds too large to print inline to the device).
+
+Mappings (docs/lowering.md, "Mapping strategies"): `--mapping fixed` (the default) or
+`dse` chooses the strategy; `--mapping FILE.json` pins the layers the file names and
+maps the rest with `fixed` (as `--mapping fixed --pin FILE.json`); `--pin FILE.json`
+pins layers under either strategy. `--budget` is the dse search budget per layer (in
+nominal seconds: a count of evaluations, so the result does not depend on the host).
+`--dump-mappings FILE.json` writes every layer's mapping in the mapping-file form (only
+when the compilation succeeds), so `--mapping FILE.json` reproduces the same program;
+`--search-stats` (or `--time-passes`) prints one line of dse statistics per layer.
 """
 
 from __future__ import annotations
@@ -52,7 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="the nn module (.mlir) or an ONNX model (.onnx)")
     p.add_argument("-o", "--output", help="output file (.rbin for a binary)")
     p.add_argument("--machine", default="rapid-4c", help="machine preset or machine file (default rapid-4c)")
-    p.add_argument("--mapping", default="fixed", help="'fixed' or a JSON file of layer -> mapping")
+    p.add_argument("--mapping", default="fixed",
+                   help="'fixed', 'dse' (search with the cost model) or a JSON file of layer -> mapping")
+    p.add_argument("--pin", metavar="FILE.json", help="a JSON file of layer -> mapping pinning those layers")
+    p.add_argument("--budget", type=float, default=1.0,
+                   help="dse search budget per layer in nominal seconds (deterministic; default 1.0)")
+    p.add_argument("--dump-mappings", metavar="FILE.json",
+                   help="write every layer's chosen mapping to FILE.json (the --mapping / --pin form)")
+    p.add_argument("--search-stats", action="store_true", help="print the dse search statistics to stderr")
     p.add_argument("--emit", choices=STAGES, help="the stage to output (default: bin for .rbin, else asm)")
     p.add_argument("--no-optimize", action="store_true", help="leave out the nn graph optimisations")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass to stderr")
@@ -71,9 +88,9 @@ def compile_file(args) -> bytes | str:
     if emit == "bin" and not args.output:
         raise InputError("--emit bin writes a binary: give an output file with -o")
     load_machine(args.machine)  # a bad machine is reported before any work
-    mapping_file = None if args.mapping == "fixed" else args.mapping
-    if mapping_file is not None and not Path(mapping_file).is_file():
-        raise InputError(f"--mapping: {mapping_file} is neither 'fixed' nor an existing JSON file")
+    strategy, mapping_file = _strategy(args)
+    if args.dump_mappings and emit == "nn":
+        raise InputError("--dump-mappings: --emit nn stops before the mappings are chosen")
     # An imported model's weights live in a temporary file while the passes read them.
     with tempfile.TemporaryDirectory(prefix="rapidc-") as tmp:
         module, weights, store = _read_input(args, emit, Path(tmp))
@@ -82,11 +99,31 @@ def compile_file(args) -> bytes | str:
         folded = None if stdout_text or weights is None else Path(tmp) / "folded" / Path(weights).name
         if folded is not None:
             folded.parent.mkdir()
-        out = _run_passes(args, emit, mapping_file, module, weights, folded)
+        dump = Path(tmp) / "mappings.json" if args.dump_mappings else None
+        out = _run_passes(args, emit, (strategy, mapping_file, dump), module, weights, folded)
+        if dump is not None:  # only now: a failed compilation writes nothing
+            shutil.copyfile(dump, args.dump_mappings)
         if out is not None:
             return out
         _keep_weights(args, emit, module, weights, store, folded)
     return module_text(module)
+
+
+def _strategy(args) -> tuple[str, str | None]:
+    """(strategy, pinning mapping file) from --mapping and --pin."""
+    strategy, pins = args.mapping, args.pin
+    if strategy not in ("fixed", "dse"):
+        if not Path(strategy).is_file():
+            raise InputError(f"--mapping: {strategy} is neither 'fixed' nor an existing JSON file "
+                             "(strategies: fixed, dse)")
+        if pins is not None:
+            raise InputError("--pin: give the pinned layers either with --mapping FILE.json or with --pin")
+        strategy, pins = "fixed", args.mapping
+    if pins is not None and not Path(pins).is_file():
+        raise InputError(f"--pin: {pins} is not an existing JSON file")
+    if args.budget <= 0:
+        raise InputError(f"--budget: {args.budget} must be positive")
+    return strategy, pins
 
 
 def _read_input(args, emit: str, tmp: Path):
@@ -150,10 +187,14 @@ def _rename_weights(module, old: str, new: str) -> None:
             op.properties["source"] = StringAttr(new)
 
 
-def _run_passes(args, emit: str, mapping_file: str | None, module, weights: str | None,
-                folded: Path | None) -> bytes | str | None:
-    """Runs the pipeline up to `emit`; returns the program (asm text or binary), or None
+def _run_passes(args, emit: str, mappings: tuple[str, str | None, Path | None], module,
+                weights: str | None, folded: Path | None) -> bytes | str | None:
+    """Runs the pipeline up to `emit` with `mappings` = (strategy, pinning mapping file,
+    where to dump the chosen mappings); returns the program (asm text or binary), or None
     for the IR stages, whose module the caller prints."""
+    import dataclasses
+
+    strategy, mapping_file, dump_file = mappings
     from rapid_mlir.dialects import make_context
     from rapid_mlir.pipeline import passes
 
@@ -165,6 +206,10 @@ def _run_passes(args, emit: str, mapping_file: str | None, module, weights: str 
     timings = []
     pipeline = passes(args.machine, mapping_file, weights, str(folded) if folded else None,
                       optimize=not args.no_optimize)
+    pipeline = [dataclasses.replace(p, strategy=strategy, budget=float(args.budget),
+                                    search_stats=args.search_stats or args.time_passes,
+                                    dump_mappings=str(dump_file) if dump_file else None)
+                if p.name == "convert-nn-to-tile" else p for p in pipeline]
     end = next(i for i, p in enumerate(pipeline) if p.name == _LAST_PASS[emit])
     for i, p in enumerate(pipeline[:end + 1], start=1):
         start = time.perf_counter()

@@ -16,11 +16,20 @@ in `nn` (`nn.reshape` and `nn.flatten` become DRAM views in `convert-tile-to-mem
 rest runs on the host).
 An infeasible mapping fails the pass with a message naming the layer, the buffer, the
 bytes needed and the bytes available.
+
+Strategies (docs/lowering.md, "Mapping strategies"): `fixed` (`mapping/fixed.py`, the
+baseline) and `dse` (`mapping/dse.py`: a branch-and-bound search of each conv2d and
+matmul layer's mapping space with the cost model, `budget` seconds per layer, counted
+deterministically; vector and copy layers keep the fixed mapping). `search-stats=true`
+prints one line of search statistics per searched layer to stderr; `dump-mappings=FILE`
+writes every layer's mapping (pinned or chosen) as a mapping file, which `mapping-file`
+reads back.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -43,7 +52,8 @@ from rapid_mlir.transforms.sfu_layers import EPILOGUE_OPS, sfu_problem
 LAYER_ATTR = "nn.name"
 """An nn op's layer name (set by importers and builders; generated when absent)."""
 
-STRATEGIES = ("fixed",)
+STRATEGIES = ("fixed", "dse")
+"""`fixed`: the rules of `mapping/fixed.py`; `dse`: the search of `mapping/dse.py`."""
 
 
 def layer_problem(op: Operation, layer: str) -> P.Problem | None:
@@ -103,13 +113,28 @@ def layer_names(fn: func.FuncOp) -> dict[Operation, str]:
     return names
 
 
-def choose_mapping(problem: P.Problem, machine, strategy: str,
-                   overrides: dict[str, Mapping]) -> Mapping:
-    """The layer's mapping: the override for its name, else the strategy's; checked."""
+def choose_mapping(problem: P.Problem, machine, strategy: str, overrides: dict[str, Mapping],
+                   budget: float | None = None, cost=None, stats: list | None = None,
+                   cache: dict | None = None) -> Mapping:
+    """The layer's mapping: the override for its name, else the strategy's; checked.
+    `dse` searches conv2d and matmul layers with `cost` (default: the cost model) and
+    `budget` seconds (`dse.DEFAULT_BUDGET` when None), appending its `SearchResult` to
+    `stats` when given; other layers keep the fixed mapping. `cache` (a dict the caller
+    keeps) reuses the search of an identical earlier layer."""
+    from rapid_mlir.mapping import dse
     from rapid_mlir.mapping.fixed import fixed_mapping
     from rapid_mlir.mapping.footprint import check_fits
+    from rapid_mlir.mapping.space import KINDS
 
     mapping = overrides.get(problem.layer)
+    if mapping is None and strategy == "dse" and problem.kind in KINDS:
+        result = dse.cached_search(problem, machine, cost or dse.default_cost,
+                                   dse.DEFAULT_BUDGET if budget is None else budget, cache)
+        if stats is not None:
+            stats.append(result)
+        if result.best is None:
+            raise MappingError(f"{result.explanation}; the dse strategy found no mapping that fits")
+        mapping = result.best
     if mapping is None:
         mapping = fixed_mapping(problem, machine)
     mapping.validate(problem)
@@ -126,9 +151,15 @@ class ConvertNnToTilePass(ModulePass):
     machine: str = "rapid-4c"
     """The machine preset name or machine file the mappings are for."""
     strategy: str = "fixed"
-    """How mappings are chosen: `fixed` (the baseline)."""
+    """How mappings are chosen: `fixed` (the baseline) or `dse` (a search with the cost model)."""
     mapping_file: str | None = None
     """A JSON file of layer name -> mapping that pins those layers."""
+    budget: float = 1.0
+    """dse: the search budget per layer in nominal seconds (a count of evaluations, not a clock)."""
+    search_stats: bool = False
+    """dse: print one line of search statistics per searched layer to stderr."""
+    dump_mappings: str | None = None
+    """Write every layer's mapping (name -> mapping, the mapping-file form) to this JSON file."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         from rapid_mlir.machine import MachineError, load_machine
@@ -141,10 +172,15 @@ class ConvertNnToTilePass(ModulePass):
             overrides = load_mapping_file(self.mapping_file) if self.mapping_file else {}
         except (MachineError, MappingError) as e:
             raise PassFailedException(f"convert-nn-to-tile: {e}") from None
+        chosen: dict[str, Mapping] = {}
+        cache: dict = {}  # identical layers share one search
         for fn in defined_functions(op):
-            self._convert(fn, machine, overrides)
+            self._convert(fn, machine, overrides, chosen, cache)
+        if self.dump_mappings is not None:
+            _dump(self.dump_mappings, chosen)
 
-    def _convert(self, fn: func.FuncOp, machine, overrides: dict[str, Mapping]) -> None:
+    def _convert(self, fn: func.FuncOp, machine, overrides: dict[str, Mapping],
+                 chosen: dict[str, Mapping], cache: dict) -> None:
         names = layer_names(fn)
         for nn_op in list(fn.body.walk()):
             if isinstance(nn_op.parent_op(), KernelOp) or HOST_ATTR in nn_op.attributes:
@@ -152,10 +188,16 @@ class ConvertNnToTilePass(ModulePass):
             problem = layer_problem(nn_op, names.get(nn_op, ""))
             if problem is None:
                 continue
+            stats: list = []
             try:
-                mapping = choose_mapping(problem, machine, self.strategy, overrides)
+                mapping = choose_mapping(problem, machine, self.strategy, overrides, self.budget,
+                                         stats=stats, cache=cache)
             except MappingError as e:
                 raise PassFailedException(f"convert-nn-to-tile: {e}") from None
+            if self.search_stats:
+                for result in stats:
+                    print(f"convert-nn-to-tile: dse {result.summary()}", file=sys.stderr)
+            chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
             _wrap(nn_op, problem.layer, mapping, fuse)
 
@@ -194,6 +236,18 @@ def _wrap(nn_op: Operation, layer: str, mapping: Mapping, fuse: bool = True) -> 
         block.add_op(epilogue)
     block.add_op(YieldOp(*final.results))
     return kernel
+
+
+def _dump(path: str, chosen: dict[str, Mapping]) -> None:
+    """Writes the mapping file of `chosen` (layer name -> mapping, in program order)."""
+    import json
+    from pathlib import Path
+
+    text = json.dumps({name: m.to_dict() for name, m in chosen.items()}, indent=1)
+    try:
+        Path(path).write_text(text + "\n")
+    except OSError as e:
+        raise PassFailedException(f"convert-nn-to-tile: cannot write the mappings to {path}: {e}") from None
 
 
 def _before(op: Operation):

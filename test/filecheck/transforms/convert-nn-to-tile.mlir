@@ -46,4 +46,4 @@ func.func @huge(%x: tensor<1x4096x7x7xf32>, %w: tensor<64x4096x7x7xf32>) -> tens
 // NOFIT: rapid-opt: error: {{.*}}convert-nn-to-tile: layer 'huge': the weight tile {{.*}} needs {{[0-9]+}} bytes of LX but LX holds 65536 bytes
 // NOFIT-NOT: Traceback
 
-// STRATEGY: rapid-opt: error: {{.*}}convert-nn-to-tile: unknown strategy 'magic' (strategies: fixed)
+// STRATEGY: rapid-opt: error: {{.*}}convert-nn-to-tile: unknown strategy 'magic' (strategies: fixed, dse)

@@ -1,0 +1,334 @@
+"""The schedule one corelet runs for a mapped conv2d or matmul, as plain numbers.
+
+Pure maths (no IR): from a `Problem`, a `Mapping` and a `Machine`, `corelet_work`
+lists, in program order, the operations the lowering (`transforms/mpe_lowering.py`,
+`conv_lowering.py`) emits for one corelet of one core -- DMA loads of LX tiles, MPE
+instructions, SFU epilogues, DMA stores -- each with its engine, its duration terms and
+the earlier operations it waits for (the tokens of the lowering). `run_schedule` then
+times them as the emulator does: every engine runs its operations in program order, an
+operation starts when its engine is free and its dependences are done. That list
+schedule *is* the double-buffered pipeline with its fill and drain (docs/costmodel.md):
+with two LX slots the next step's loads wait only for the MPE that last read their slot,
+with one they wait for the current step's MPEs, and stores and epilogues overlap the
+next tiles' products.
+
+What it mirrors of the lowering:
+- LX steps: per dim of `order` its steps (ragged last one), grouped into runs of equal
+  code (size, halo padding, first/last reduction step); a loop level where a
+  double-buffered operand loads handles steps in pairs (both loads, then both works).
+- An operand loads at the innermost stepped level over a dim indexing it (once, first,
+  when none does); its slot is the step index mod 2 when double-buffered.
+- L0 tiles over the output dims; per tile one MPE per reduction step (conv: kh x kw x
+  ic tiles), then, at the last LX reduction step, the SFU epilogue (bias add and/or
+  activation, one or two instructions) and one store; with one ACC tile (the reduction
+  in one LX step) the next tile's first MPE waits for the epilogue; the first epilogue of
+  an LX tile waits for the previous LX tile's last store.
+- Queues: a lone corelet loads on queue 0 and stores on queue 1; two corelets each use
+  their own queue for both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from rapid_mlir.mapping.mapping import Mapping
+from rapid_mlir.mapping.problem import Problem
+
+LOAD, STORE, MPE, SFU = "load", "store", "mpe", "sfu"
+
+_TILE_ADDI = 2
+"""Address-register updates (`addi`) per L0 tile on the MPE stream (A or B, and ACC)."""
+
+
+@dataclass
+class Op:
+    """One operation of a corelet's schedule."""
+
+    engine: str
+    """`dma0`, `dma1`, `mpe` or `sfu`."""
+    kind: str
+    """LOAD, STORE, MPE or SFU."""
+    cycles: int = 0
+    """Compute cycles (MPE, SFU); for a DMA its fixed latency."""
+    nbytes: int = 0
+    """DMA bytes crossing the DRAM interface."""
+    deps: list[int] = field(default_factory=list)
+    """Indices of earlier operations it waits for."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The conv2d or matmul specifics of the lowering: which dims are rows, cols and simd,
+    which are output dims tiled by L0 loops, and each input operand's dims."""
+
+    l0_dims: tuple[str, ...]
+    reduction: str
+    operands: dict[str, tuple[str, ...]]
+    window: dict[str, tuple[str, str, str, str, str]]
+
+
+CONV = Layout(("oh", "ow", "oc"), "ic",
+              {"input": ("n", "g", "ic", "oh", "ow"), "weight": ("g", "oc", "ic", "kh", "kw"), "bias": ("g", "oc")},
+              {"oh": ("kh", "stride_h", "dil_h", "pad_t", "in_h"), "ow": ("kw", "stride_w", "dil_w", "pad_l", "in_w")})
+MATMUL = Layout(("m", "n"), "k", {"a": ("b", "m", "k"), "b": ("b", "k", "n"), "bias": ("n",)}, {})
+
+
+def layout(problem: Problem) -> Layout:
+    """The lowering's view of a conv2d or matmul problem."""
+    return CONV if problem.kind == "conv2d" else MATMUL
+
+
+def shares(extent: int, parts: int) -> list[tuple[int, int]]:
+    """(start, size) of the non-empty parts of `extent` split into `parts` (ceil shares)."""
+    size = -(-extent // max(parts, 1))
+    return [(s, min(size, extent - s)) for s in range(0, extent, size)]
+
+
+def tiles(extent: int, tile: int) -> list[int]:
+    """Sizes of the tiles of `extent` by `tile` (the last one ragged)."""
+    tile = max(1, min(tile, extent))
+    return [min(tile, extent - s) for s in range(0, extent, tile)]
+
+
+def _split(split: dict[str, int]) -> tuple[str | None, int]:
+    parts = {d: p for d, p in split.items() if p > 1}
+    return next(iter(parts.items()), (None, 1))
+
+
+def corelet_regions(problem: Problem, mapping: Mapping) -> list[tuple[int, int, dict, dict]]:
+    """(core, corelet, origin, sizes) of every corelet with work: its absolute start and
+    extent along each dim."""
+    core_dim, core_parts = _split(mapping.cores)
+    let_dim, let_parts = _split(mapping.corelets)
+    out = []
+    core_shares = shares(problem.dims[core_dim], core_parts) if core_dim else [(0, 0)]
+    for c, (cs, cz) in enumerate(core_shares):
+        sizes, origin = dict(problem.dims), dict.fromkeys(problem.dims, 0)
+        if core_dim:
+            sizes[core_dim], origin[core_dim] = cz, cs
+        let_shares = shares(sizes[let_dim], let_parts) if let_dim else [(0, 0)]
+        for j, (ls, lz) in enumerate(let_shares):
+            s, o = dict(sizes), dict(origin)
+            if let_dim:
+                s[let_dim], o[let_dim] = lz, origin[let_dim] + ls
+            out.append((c, j, o, s))
+    return out
+
+
+def window_rows(problem: Problem, dim: str, start: int, size: int) -> int:
+    """Input rows (cols) of a conv output step `[start, start + size)` along `dim` that
+    lie inside the image (the halo included, the padding excluded)."""
+    k, stride, dil, pad, extent = (problem.params[p] if p in problem.params else problem.dims[p]
+                                   for p in CONV.window[dim])
+    first = start * stride - pad
+    rows = (size - 1) * stride + (k - 1) * dil + 1
+    return max(0, min(first + rows, extent) - max(first, 0))
+
+
+def _pads_key(problem: Problem, dim: str, start: int, size: int) -> tuple:
+    k, stride, dil, pad, extent = (problem.params[p] if p in problem.params else problem.dims[p]
+                                   for p in CONV.window[dim])
+    first = start * stride - pad
+    rows = (size - 1) * stride + (k - 1) * dil + 1
+    return (max(0, -first), max(0, first + rows - extent))
+
+
+class _Builder:
+    """Builds one corelet's operation list (see the module docstring)."""
+
+    def __init__(self, problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict,
+                 queues: tuple[str, str], bias: bool, act: bool):
+        self.p, self.m, self.mc = problem, mapping, machine
+        self.lay = layout(problem)
+        self.origin, self.sizes = origin, sizes
+        self.load_q, self.store_q = queues
+        self.sfu_ops = 1 + (1 if bias and act else 0)
+        self.lx = {d: min(mapping.lx.get(d, 1), max(sizes[d], 1)) for d in problem.dims}
+        self.l0 = {d: mapping.l0.get(d, 1) for d in problem.dims}
+        order = mapping.order if sorted(mapping.order) == sorted(problem.dims) else tuple(problem.dims)
+        self.levels = [d for d in order if len(tiles(sizes[d], self.lx[d])) > 1]
+        inputs = {op: dims for op, dims in self.lay.operands.items() if op != "bias" or bias}
+        self.inputs = inputs
+        self.load_level = {op: max((i for i, d in enumerate(self.levels) if d in dims), default=-1)
+                           for op, dims in inputs.items()}
+        self.slots = {op: 2 if mapping.double_buffer and lvl >= 0 else 1 for op, lvl in self.load_level.items()}
+        red = [d for d in problem.reduction if d in self.levels]
+        self.multi = bool(red)
+        self.ops: list[Op] = []
+        self.at = {d: (origin[d], tiles(sizes[d], self.lx[d])[0]) for d in problem.dims}  # (abs start, size)
+        self.free = {(op, s): None for op in inputs for s in range(2)}
+        self.pending_mpe: list[int] = []
+        self.pending_sfu: list[int] = []
+        self.last_mpe = self.last_sfu = self.last_store = None
+        self.red_first = self.red_last = True
+
+    def add(self, op: Op) -> int:
+        op.deps = [d for d in op.deps if d is not None]
+        self.ops.append(op)
+        return len(self.ops) - 1
+
+    # -- sizes ---------------------------------------------------------------------------
+
+    def load_bytes(self, op: str) -> int:
+        dims = self.inputs[op]
+        if self.p.kind == "conv2d" and op == "input":
+            n = self.at["ic"][1]
+            for d in ("oh", "ow"):
+                n *= window_rows(self.p, d, *self.at[d])
+            return n * 2
+        return math.prod(self.at[d][1] if d in self.at else 1 for d in dims) * 2
+
+    def load(self, op: str, index: int) -> int:
+        slot = index % self.slots[op]
+        lat = self.mc.dram_latency_cycles
+        i = self.add(Op(self.load_q, LOAD, lat, self.load_bytes(op), [self.free[(op, slot)]]))
+        (self.pending_sfu if op == "bias" else self.pending_mpe).append(i)
+        return i
+
+    # -- the loop nest -------------------------------------------------------------------
+
+    def build(self) -> list[Op]:
+        for op, lvl in self.load_level.items():
+            if lvl < 0:
+                self.load(op, 0)
+        self.level(0)
+        return self.ops
+
+    def runs(self, dim: str):
+        """Runs of equal code along `dim`: lists of (step index, abs start, size)."""
+        sizes = tiles(self.sizes[dim], self.lx[dim])
+        out, start = [], self.origin[dim]
+        for i, z in enumerate(sizes):
+            key: tuple = (z,)
+            if dim in self.lay.window and self.p.kind == "conv2d":
+                key += _pads_key(self.p, dim, start, z)
+            if dim in self.p.reduction and len(sizes) > 1:
+                key += (i == 0, i == len(sizes) - 1)
+            if out and out[-1][0] == key:
+                out[-1][1].append((i, start, z))
+            else:
+                out.append((key, [(i, start, z)]))
+            start += z
+        return [steps for _, steps in out]
+
+    def level(self, i: int) -> None:
+        if i == len(self.levels):
+            self.lx_tile()
+            return
+        dim = self.levels[i]
+        loads = [op for op, lvl in self.load_level.items() if lvl == i]
+        per = 2 if any(self.slots[op] == 2 for op in loads) else 1
+        ntiles = len(tiles(self.sizes[dim], self.lx[dim]))
+        for run in self.runs(dim):
+            groups = [run[j:j + per] for j in range(0, len(run) // per * per, per)]
+            groups += [[s] for s in run[len(run) // per * per:]]
+            for group in groups:
+                loaded = []
+                for index, start, z in group:
+                    self.at[dim] = (start, z)
+                    loaded.append([(op, self.load(op, index)) for op in loads])
+                    # the load queued; the MPE picks it up when it works on the step
+                    for op, j in loaded[-1]:
+                        (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+                for (index, start, z), ld in zip(group, loaded):
+                    self.at[dim] = (start, z)
+                    for op, j in ld:
+                        (self.pending_sfu if op == "bias" else self.pending_mpe).append(j)
+                    if dim in self.p.reduction:
+                        self.red_first, self.red_last = index == 0, index == ntiles - 1
+                    self.level(i + 1)
+                    for op, _ in ld:
+                        self.free[(op, index % self.slots[op])] = self.last_sfu if op == "bias" else self.last_mpe
+
+    def lx_tile(self) -> None:
+        if self.multi and self.red_first:
+            self.pending_mpe.append(self.last_sfu)
+        if self.red_last:
+            self.pending_sfu.append(self.last_store)
+        ranges = [tiles(self.at[d][1], self.l0[d]) for d in self.lay.l0_dims]
+        red = self.reduction_tiles()
+        for shape in itertools.product(*ranges):
+            self.tile(dict(zip(self.lay.l0_dims, shape)), red)
+
+    def reduction_tiles(self) -> list[int]:
+        """The k of each MPE instruction of one L0 output tile."""
+        k = tiles(self.at[self.lay.reduction][1], self.l0[self.lay.reduction])
+        if self.p.kind == "conv2d":
+            return k * (self.p.dims["kh"] * self.p.dims["kw"])
+        return k
+
+    def tile(self, t: dict, red: list[int]) -> None:
+        mc = self.mc
+        if self.p.kind == "conv2d":
+            m, n = t["oh"] * t["ow"], t["oc"]
+        else:
+            m, n = t["m"], t["n"]
+        for j, k in enumerate(red):
+            deps = []
+            if j == 0:
+                deps, self.pending_mpe = self.pending_mpe, []
+                if not self.multi:
+                    deps = deps + [self.last_sfu]
+            deps.append(self.last_mpe)
+            passes = -(-m // mc.mpe_rows) * -(-n // mc.mpe_cols) * -(-k // mc.mpe_simd)
+            # the first instruction of a tile also pays the address updates (addi) of the L0 loop
+            extra = _TILE_ADDI * mc.scalar_cycles if j == 0 else 0
+            self.last_mpe = self.add(Op("mpe", MPE, mc.mpe_fill_drain_cycles + passes + extra, 0, deps))
+        if not self.red_last:
+            return
+        deps, self.pending_sfu = [self.last_mpe, *self.pending_sfu], []
+        for _ in range(self.sfu_ops):
+            self.last_sfu = self.add(Op("sfu", SFU, mc.sfu_latency_cycles + -(-m * n // mc.sfu_lanes), 0,
+                                        deps + [self.last_sfu]))
+            deps = []
+        self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
+
+
+def corelet_work(problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict, lone: bool,
+                 corelet: int, bias: bool = True, act: bool = True) -> list[Op]:
+    """The operations of one corelet, in program order (module docstring)."""
+    if lone:
+        queues = ("dma0", "dma1" if machine.dma_queues >= 2 else "dma0")
+    else:
+        queues = (f"dma{corelet}", f"dma{corelet}")
+    return _Builder(problem, mapping, machine, origin, sizes, queues, bias, act).build()
+
+
+@dataclass
+class Timing:
+    """When a corelet's schedule ends and what kept each engine busy."""
+
+    end: float
+    busy: dict[str, float]
+    first_mpe: float
+    last_mpe_end: float
+    dram_bytes: dict[str, int]
+
+
+def run_schedule(ops: list[Op], bytes_per_cycle: dict[str, float], sync: int = 1) -> Timing:
+    """Times `ops` (in program order): each starts when its engine is free and its
+    dependences are done; a DMA takes its latency plus its bytes at its engine's rate
+    (`bytes_per_cycle[engine]`, the DRAM bandwidth this queue gets); every dependence
+    on another engine costs `sync` cycles (the wait and the signal)."""
+    end = [0.0] * len(ops)
+    free: dict[str, float] = {}
+    busy: dict[str, float] = {}
+    nbytes = {LOAD: 0, STORE: 0}
+    first_mpe, last_mpe = None, 0.0
+    for i, op in enumerate(ops):
+        start = free.get(op.engine, 0.0)
+        for d in op.deps:
+            start = max(start, end[d] + (sync if ops[d].engine != op.engine else 0))
+        duration = op.cycles
+        if op.kind in (LOAD, STORE):
+            duration += math.ceil(op.nbytes / bytes_per_cycle[op.engine]) if op.nbytes else 0
+            nbytes[op.kind] += op.nbytes
+        end[i] = start + duration
+        free[op.engine] = end[i]
+        busy[op.engine] = busy.get(op.engine, 0.0) + duration
+        if op.kind == MPE:
+            first_mpe = start if first_mpe is None else first_mpe
+            last_mpe = end[i]
+    return Timing(max(end, default=0.0), busy, first_mpe or 0.0, last_mpe, nbytes)

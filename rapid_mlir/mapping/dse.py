@@ -1,0 +1,266 @@
+"""The `dse` strategy: search a layer's mapping space with a cost model, keep the best.
+
+    result = search(problem, machine)            # cost: rapid_mlir.cost.predict(...).cycles
+    result.best, result.best_cost, result.summary()
+
+`search` enumerates the legal candidates of `space.candidates` (in their fixed order),
+computes a cheap lower bound of each (`lower_bound`), and evaluates them best bound
+first with `cost(problem, mapping, machine) -> float` (cycles, lower is better), keeping
+the best: branch and bound. As soon as the next candidate's bound exceeds the best cost
+found, it and every candidate after it are pruned (they cannot beat it).
+
+**Determinism.** The space is enumerated in a fixed order, candidates are visited in the
+order of (bound, position in the space), and ties in cost go to the earlier position;
+the result is the argmin of (cost, position) over the space (what `exhaustive` returns),
+provided the bound never exceeds the cost (the search counts the candidates where it
+does, `bound_violations`; then a pruned candidate might have been better).
+
+**Budget.** `budget_seconds` does not read a clock: it allows
+`budget_seconds * EVALUATIONS_PER_SECOND` cost evaluations and
+`budget_seconds * CANDIDATES_PER_SECOND` enumerated candidates (nominal rates, see
+below), so the same inputs give the same mapping on any machine, however loaded. When a
+budget stops the search early, the best so far is kept; `over_budget` counts the
+candidates left unevaluated and `truncated` says the enumeration was cut. `seconds` is measured, for the statistics only.
+
+**Lower bound.** The larger of (a) the MPE array passes of the busiest corelet (the one
+with the largest share after the splits): the sum over its MPE instructions of
+`ceil(m / rows) * ceil(n / cols) * ceil(k / simd)`, with the L0 tiles the mapping gives
+(ragged ones included; kernel offsets and images are instructions of their own), no
+fill/drain; and (b) the compulsory DRAM traffic (every operand read once, the output
+written once, f16) at the whole chip's DRAM bandwidth. A cost model whose cycles count
+at least the MPE's passes and the DRAM bytes at peak bandwidth never goes below it.
+
+A space of one candidate is returned without calling the cost model.
+
+**Infeasibility.** When no candidate fits, the result has no mapping and `explanation`
+is `check_fits`' error for `space.smallest_mapping` (naming the layer, the tensor and the
+buffer that overflows).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from rapid_mlir.machine import Machine
+from rapid_mlir.mapping import space
+from rapid_mlir.mapping.mapping import Mapping, MappingError
+from rapid_mlir.mapping.problem import Problem
+
+Cost = Callable[[Problem, Mapping, Machine], float]
+"""A cost model: the cycles (or any figure, lower is better) of a layer under a mapping."""
+
+EVALUATIONS_PER_SECOND = 100
+"""Cost evaluations a second of budget allows (a nominal rate, not measured)."""
+
+CANDIDATES_PER_SECOND = 50_000
+"""Candidates a second of budget allows to enumerate (a nominal rate, not measured)."""
+
+DEFAULT_BUDGET = 1.0
+"""Seconds of budget per layer unless told otherwise."""
+
+
+def default_cost(problem: Problem, mapping: Mapping, machine: Machine) -> float:
+    """`rapid_mlir.cost.predict(problem, mapping, machine).cycles`, imported when first used."""
+    try:
+        from rapid_mlir.cost import predict
+    except ImportError as e:
+        raise MappingError(f"layer '{problem.layer}': the dse strategy needs the cost model "
+                           f"(rapid_mlir.cost.predict), which cannot be imported: {e}") from None
+    return float(predict(problem, mapping, machine).cycles)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of a search over one layer's mapping space."""
+
+    layer: str
+    best: Mapping | None
+    """The cheapest candidate (None when nothing fits)."""
+    best_cost: float | None
+    """The cost of `best` (None when it was the only candidate: not evaluated)."""
+    runner_up: Mapping | None
+    """The cheapest other candidate evaluated (pruned ones are not known)."""
+    runner_up_cost: float | None
+    enumerated: int
+    """Legal candidates enumerated."""
+    evaluated: int
+    """Candidates whose cost was computed."""
+    pruned: int
+    """Candidates skipped because their lower bound exceeds the best cost."""
+    over_budget: int = 0
+    """Enumerated candidates left unevaluated when the budget's evaluations ran out."""
+    truncated: bool = False
+    """The enumeration stopped at the budget's candidate limit (the rest of the space unseen)."""
+    bound_violations: int = 0
+    """Evaluated candidates whose cost came out below their lower bound."""
+    seconds: float = 0.0
+    """Wall-clock time of the search (statistics only: nothing depends on it)."""
+    explanation: str | None = None
+    """Why no candidate fits (the smallest tiling's check_fits error)."""
+    cached: str | None = None
+    """The earlier, identical layer whose search this result reuses."""
+
+    def summary(self) -> str:
+        """One line: `layer: N candidates, E evaluated, P pruned, ... s; best C vs runner-up R (+x%)`."""
+        head = (f"{self.layer}: {self.enumerated} candidates, {self.evaluated} evaluated, "
+                f"{self.pruned} pruned")
+        if self.cached is not None:
+            head += f" (the search of {self.cached}, reused)"
+        if self.over_budget:
+            head += f", {self.over_budget} over budget"
+        if self.truncated:
+            head += " (the space cut at the budget's candidate limit)"
+        if self.bound_violations:
+            head += f", {self.bound_violations} below their bound"
+        head += f", {self.seconds:.2f} s"
+        if self.best is None:
+            return f"{head}; no mapping fits: {self.explanation}"
+        if self.best_cost is None:
+            return f"{head}; the only candidate, not evaluated"
+        if self.runner_up_cost is None:
+            return f"{head}; best {self.best_cost:.6g} (no runner-up)"
+        margin = (self.runner_up_cost / self.best_cost - 1) * 100 if self.best_cost else 0.0
+        return f"{head}; best {self.best_cost:.6g} vs runner-up {self.runner_up_cost:.6g} (+{margin:.1f}%)"
+
+
+def search(problem: Problem, machine: Machine, cost: Cost | None = None,
+           budget_seconds: float = DEFAULT_BUDGET, *, prune: bool = True) -> SearchResult:
+    """The best mapping of a conv2d or matmul layer by branch and bound (module docstring);
+    `prune=False` evaluates every candidate the budget allows."""
+    start = time.perf_counter()
+    cost = cost or default_cost
+    limit = max(1, int(budget_seconds * CANDIDATES_PER_SECOND))
+    found, truncated = _enumerate(problem, machine, limit)
+    if not found:
+        return _infeasible(problem, machine, start)
+    if len(found) == 1 and not truncated:  # nothing to compare: no cost model needed
+        return SearchResult(problem.layer, found[0], None, None, None, 1, 0, 0,
+                            seconds=time.perf_counter() - start)
+    bounds = [lower_bound(problem, m, machine) for m in found]
+    visit = sorted(range(len(found)), key=lambda i: (bounds[i], i))
+    max_evaluations = max(1, int(budget_seconds * EVALUATIONS_PER_SECOND))
+    ranked: list[tuple[float, int]] = []  # the two best (cost, index)
+    evaluated = pruned = violations = over = 0
+    for pos, i in enumerate(visit):
+        if prune and ranked and (bounds[i], i) > ranked[0]:
+            pruned = len(visit) - pos
+            break
+        if evaluated == max_evaluations:
+            over = len(visit) - pos
+            break
+        c = float(cost(problem, found[i], machine))
+        evaluated += 1
+        violations += c < bounds[i]
+        ranked = sorted(ranked + [(c, i)])[:2]
+    return _result(problem, found, ranked, len(found), evaluated, pruned, over, violations, start, truncated)
+
+
+def cached_search(problem: Problem, machine: Machine, cost: Cost, budget_seconds: float,
+                  cache: dict | None) -> SearchResult:
+    """`search`, reusing the result of an identical layer (same kind, dims and params,
+    machine, cost and budget) from `cache` when given; a reused result says `cached`."""
+    if cache is None:
+        return search(problem, machine, cost, budget_seconds)
+    key = (problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())),
+           machine.fingerprint(), cost, budget_seconds)
+    if key in cache:
+        return replace(cache[key], layer=problem.layer, seconds=0.0, cached=cache[key].layer)
+    cache[key] = search(problem, machine, cost, budget_seconds)
+    return cache[key]
+
+
+def exhaustive(problem: Problem, machine: Machine, cost: Cost | None = None) -> SearchResult:
+    """Every candidate evaluated, no pruning and no budget: the reference `search` matches
+    on small layers."""
+    start = time.perf_counter()
+    cost = cost or default_cost
+    found = list(space.candidates(problem, machine))
+    if not found:
+        return _infeasible(problem, machine, start)
+    ranked = sorted((float(cost(problem, m, machine)), i) for i, m in enumerate(found))[:2]
+    return _result(problem, found, ranked, len(found), len(found), 0, 0, 0, start, False)
+
+
+def lower_bound(problem: Problem, mapping: Mapping, machine: Machine) -> float:
+    """A cheap lower bound of any sane cost model's cycles (module docstring)."""
+    return max(mpe_passes(problem, mapping, machine), compulsory_bytes(problem) / machine.dram_bytes_per_cycle)
+
+
+def mpe_passes(problem: Problem, mapping: Mapping, machine: Machine) -> int:
+    """MPE array passes of the busiest corelet: the sum over its instructions of
+    `ceil(m / rows) * ceil(n / cols) * ceil(k / simd)`."""
+    extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
+    spatial = set(mapping.rows + mapping.cols + mapping.simd)
+    total = math.prod(extent[d] for d in problem.dims if d not in spatial)  # n, g, kh, kw; b
+    for dims, lanes in ((mapping.rows, machine.mpe_rows), (mapping.cols, machine.mpe_cols),
+                        (mapping.simd, machine.mpe_simd)):
+        sizes = Counter({1: 1})
+        for d in dims:
+            tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
+            sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
+        total *= sum(count * -(-size // lanes) for size, count in sizes.items())
+    return total
+
+
+def compulsory_bytes(problem: Problem) -> int:
+    """DRAM bytes every mapping moves at least: each operand once (f16)."""
+    d = problem.dims
+    if problem.kind == "conv2d":
+        q = problem.params
+        elements = (d["n"] * d["g"] * d["ic"] * q["in_h"] * q["in_w"]
+                    + d["g"] * d["oc"] * d["ic"] * d["kh"] * d["kw"]
+                    + d["n"] * d["g"] * d["oc"] * d["oh"] * d["ow"])
+    else:
+        elements = d["b"] * (d["m"] * d["k"] + d["k"] * d["n"] + d["m"] * d["n"])
+    return 2 * elements
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+
+def _tile_sizes(extent: int, lx: int, l0: int) -> Counter:
+    """How many L0 tiles of each size one dim of `extent` takes in LX tiles of `lx`."""
+    out: Counter = Counter()
+    full, rest = divmod(extent, lx)
+    for size, count in ((lx, full), (rest, 1)):
+        if size and count:
+            inner, last = divmod(size, l0)
+            out[l0] += inner * count
+            if last:
+                out[last] += count
+    return out
+
+
+def _enumerate(problem: Problem, machine: Machine, limit: int) -> tuple[list[Mapping], bool]:
+    """The first `limit` candidates, and whether there are more."""
+    found = []
+    for m in space.candidates(problem, machine):
+        if len(found) == limit:
+            return found, True
+        found.append(m)
+    return found, False
+
+
+def _infeasible(problem: Problem, machine: Machine, start: float) -> SearchResult:
+    smallest = space.smallest_mapping(problem, machine)
+    try:
+        space.check_legal(problem, smallest, machine)
+        why = f"layer '{problem.layer}': no candidate of the mapping space fits"
+    except MappingError as e:
+        why = str(e)
+    return SearchResult(problem.layer, None, None, None, None, 0, 0, 0,
+                        seconds=time.perf_counter() - start, explanation=why)
+
+
+def _result(problem: Problem, found: list[Mapping], ranked: list[tuple[float, int]], enumerated: int,
+            evaluated: int, pruned: int, over_budget: int, violations: int, start: float,
+            truncated: bool) -> SearchResult:
+    (best_cost, best), second = ranked[0], ranked[1] if len(ranked) > 1 else (None, None)
+    return SearchResult(problem.layer, found[best], best_cost,
+                        found[second[1]] if second[1] is not None else None, second[0],
+                        enumerated, evaluated, pruned, over_budget, truncated, violations,
+                        time.perf_counter() - start)

@@ -1,0 +1,54 @@
+// convert-nn-to-tile{strategy=dse}: the search strategy. The checks are about structure
+// only (the cost model decides the searched mappings and is left out here): a layer with
+// one candidate in its mapping space is mapped without the cost model, vector layers
+// keep the fixed mapping, layers pinned by a mapping file are not searched (so the
+// fixed strategy's dumped mappings fed back under dse give the fixed strategy's output),
+// and a layer nothing fits is explained by its smallest tiling.
+// RUN: echo '{"conv1": {"cores": {}, "corelets": {"oh": 2}, "rows": ["oh", "ow"], "cols": ["oc"], "simd": ["ic"], "order": ["n", "g", "oc", "oh", "ow", "ic", "kh", "kw"], "lx": {"n": 1, "g": 1, "oc": 32, "oh": 7, "ow": 14, "ic": 8, "kh": 3, "kw": 3}, "l0": {"oh": 4, "ow": 14, "oc": 32, "ic": 8}, "double_buffer": true}}' > %t.pin1.json
+// RUN: echo '{"conv1": {"cores": {}, "corelets": {"oh": 2}, "rows": ["oh", "ow"], "cols": ["oc"], "simd": ["ic"], "order": ["n", "g", "oc", "oh", "ow", "ic", "kh", "kw"], "lx": {"n": 1, "g": 1, "oc": 32, "oh": 7, "ow": 14, "ic": 8, "kh": 3, "kw": 3}, "l0": {"oh": 4, "ow": 14, "oc": 32, "ic": 8}, "double_buffer": true}, "huge": {"rows": ["oh", "ow"], "cols": ["oc"], "simd": ["ic"], "order": ["n", "g", "oc", "oh", "ow", "ic", "kh", "kw"], "lx": {"n": 1, "g": 1, "oc": 1, "oh": 1, "ow": 1, "ic": 1, "kh": 200, "kw": 200}, "l0": {"oh": 1, "ow": 1, "oc": 1, "ic": 1}}}' > %t.pin.json
+// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-1c strategy=dse search-stats=true mapping-file="%t.pin.json"}' 2>&1 | filecheck %s
+// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-4c dump-mappings="%t.json"}' > %t.fixed.mlir
+// RUN: filecheck %s --input-file %t.json --check-prefix=DUMP
+// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-4c strategy=dse mapping-file="%t.json" search-stats=true budget=0.5}' > %t.pinned.mlir 2> %t.stats
+// RUN: diff %t.fixed.mlir %t.pinned.mlir
+// RUN: filecheck %s --input-file %t.stats --check-prefix=NOSEARCH --allow-empty
+// RUN: not rapid-opt %s -p 'convert-nn-to-tile{strategy=dse machine="%inputs/tiny-lx.toml" mapping-file="%t.pin1.json"}' 2>&1 | filecheck %s --check-prefix=NOFIT
+
+func.func @tiny(%a: tensor<1x1xf32>, %b: tensor<1x1xf32>) -> tensor<1x1xf32> {
+  %y = nn.matmul %a, %b {nn.name = "mm1"} : (tensor<1x1xf32>, tensor<1x1xf32>) -> tensor<1x1xf32>
+  %s = nn.sigmoid %y : tensor<1x1xf32>
+  func.return %s : tensor<1x1xf32>
+}
+
+func.func @conv(%x: tensor<1x8x14x14xf32>, %w: tensor<32x8x3x3xf32>) -> tensor<1x32x14x14xf32> {
+  %y = nn.conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] dilations [1, 1] groups 1 {nn.name = "conv1"} : (tensor<1x8x14x14xf32>, tensor<32x8x3x3xf32>) -> tensor<1x32x14x14xf32>
+  func.return %y : tensor<1x32x14x14xf32>
+}
+
+func.func @huge(%x: tensor<1x1x200x200xf32>, %w: tensor<1x1x200x200xf32>) -> tensor<1x1x1x1xf32> {
+  %y = nn.conv2d %x, %w strides [1, 1] pads [0, 0, 0, 0] dilations [1, 1] groups 1 {nn.name = "huge"} : (tensor<1x1x200x200xf32>, tensor<1x1x200x200xf32>) -> tensor<1x1x1x1xf32>
+  func.return %y : tensor<1x1x1x1xf32>
+}
+
+// CHECK:       convert-nn-to-tile: dse mm1: 1 candidates, 0 evaluated, 0 pruned, {{[0-9.]+}} s; the only candidate, not evaluated
+// CHECK-NOT:   dse conv1
+// CHECK-LABEL: func.func @tiny
+// CHECK-NEXT:    %y = rapid_tile.kernel "mm1" mapping <"cores() corelets() rows(m) cols(n) simd(k) order(b,m,n,k) lx(b=1,m=1,n=1,k=1) l0(m=1,n=1,k=1) double_buffer">(%a, %b)
+// CHECK:         rapid_tile.kernel "sigmoid_0" mapping <"{{.*}}rows() cols() simd(){{.*}}">
+// CHECK-LABEL: func.func @conv
+// CHECK-NEXT:    %y = rapid_tile.kernel "conv1" mapping <"cores() corelets(oh=2) rows(oh,ow) cols(oc) simd(ic) order(n,g,oc,oh,ow,ic,kh,kw) lx(n=1,g=1,oc=32,oh=7,ow=14,ic=8,kh=3,kw=3) l0(oh=4,ow=14,oc=32,ic=8) double_buffer">
+
+// DUMP:      {
+// DUMP-NEXT:  "mm1": {
+// DUMP:        "rows": [
+// DUMP-NEXT:    "m"
+// DUMP:       "sigmoid_0": {
+// DUMP:       "conv1": {
+// DUMP-NEXT:   "cores": {
+// DUMP-NEXT:    "oc": 4
+// DUMP:       }
+
+// NOSEARCH-NOT: dse
+
+// A layer too large for the machine: the smallest tiling's overflowing tensor and buffer.
+// NOFIT: rapid-opt: error: {{.*}}convert-nn-to-tile: layer 'huge': the input tile (200x200 f16) needs 80000 bytes of LX but LX holds 65536 bytes; {{.*}}; the dse strategy found no mapping that fits

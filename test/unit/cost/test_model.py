@@ -1,0 +1,118 @@
+"""The cost model (`rapid_mlir.cost`) on hand-computable cases, and against the emulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from rapid_mlir.cost import predict
+from rapid_mlir.machine import load_machine
+from rapid_mlir.mapping.fixed import fixed_mapping
+from rapid_mlir.mapping.mapping import Mapping
+from rapid_mlir.mapping.problem import conv2d, matmul
+
+M1 = load_machine("rapid-1c")
+
+
+def _one_tile(m: int, n: int, k: int, **kw) -> Mapping:
+    return Mapping(rows=("m",), cols=("n",), simd=("k",), order=("b", "m", "n", "k"),
+                   lx={"b": 1, "m": m, "n": n, "k": k}, l0={"m": m, "n": n, "k": k}, **kw)
+
+
+def test_one_l0_tile_on_one_core_is_load_mpe_epilogue_store():
+    p = matmul("mm", 1, 8, 8, 8)
+    pred = predict(p, _one_tile(8, 8, 8), M1, bias=False, act=False)
+    rate = M1.dram_bytes_per_cycle
+    lat, sync = M1.dram_latency_cycles, M1.scalar_cycles
+    # A (queue 0) then B on the same queue, in program order; the MPE waits for the last
+    load_a = lat + math.ceil(8 * 8 * 2 / rate)
+    loads = 2 * load_a
+    mpe = M1.mpe_fill_drain_cycles + 1 + 2 * sync  # one array pass; the tile's address updates
+    sfu = M1.sfu_latency_cycles + 64 // M1.sfu_lanes
+    store = lat + math.ceil(8 * 8 * 2 / rate)
+    expected = loads + sync + mpe + sync + sfu + sync + store + 2 * sync
+    assert pred.cycles == expected
+    assert pred.dram_to_lx_bytes == 2 * 128 and pred.lx_to_dram_bytes == 128
+    assert pred.mpe_cycles == mpe and pred.sfu_cycles == sfu
+
+
+def test_doubling_a_dim_doubles_the_mpe_part():
+    p1, p2 = matmul("mm", 1, 64, 64, 64), matmul("mm", 1, 64, 64, 128)
+    a = predict(p1, _one_tile(64, 64, 64), M1)
+    b = predict(p2, _one_tile(64, 64, 128), M1)
+    fill = M1.mpe_fill_drain_cycles
+    assert b.mpe_cycles - fill - 2 == 2 * (a.mpe_cycles - fill - 2)
+
+
+def test_partial_arrays_and_simd_lanes_cost_whole_passes():
+    a = predict(matmul("mm", 1, 8, 8, 8), _one_tile(8, 8, 8), M1)
+    b = predict(matmul("mm", 1, 9, 8, 9), _one_tile(9, 8, 9), M1)
+    assert b.mpe_cycles - a.mpe_cycles == 3  # 2 x 1 x 2 passes instead of 1
+
+
+def _streamed(double_buffer: bool) -> tuple:
+    # k streamed in 16 LX steps, compute-heavy per step: m = n = 64
+    p = matmul("mm", 1, 64, 64, 2048)
+    m = Mapping(rows=("m",), cols=("n",), simd=("k",), order=("b", "m", "n", "k"),
+                lx={"b": 1, "m": 64, "n": 64, "k": 128}, l0={"m": 64, "n": 64, "k": 128},
+                double_buffer=double_buffer)
+    return p, m
+
+
+def test_double_buffering_hides_loads_when_compute_bound():
+    p, m = _streamed(True)
+    single = predict(p, dataclasses.replace(m, double_buffer=False), M1)
+    double = predict(p, m, M1)
+    assert double.cycles < single.cycles
+    # double-buffered: the MPE's work plus the first loads (fill) and the last tile's epilogue and store (drain)
+    assert double.cycles <= double.mpe_cycles + double.fill_cycles + double.drain_cycles + 64
+    assert double.bound == "mpe"
+    # single-buffered: every step's loads are serialised with its products
+    assert single.cycles >= double.mpe_cycles + 15 * (M1.dram_latency_cycles)
+
+
+def test_cores_split_the_work():
+    p = conv2d("c", (1, 64, 16, 16), (64, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    m4 = load_machine("rapid-4c")
+    fixed = fixed_mapping(p, m4)
+    one = dataclasses.replace(fixed, cores={})
+    four = predict(p, fixed, m4)
+    single = predict(p, one, m4)
+    assert four.mpe_cycles * 3 < single.mpe_cycles
+    assert four.cycles < single.cycles
+    # each core loads the whole input (cores split oc): more DRAM bytes, now the bound
+    assert four.dram_to_lx_bytes > single.dram_to_lx_bytes and four.bound == "dram"
+
+
+def test_dram_bandwidth_is_shared_by_cores():
+    # a copy-like layer with no reuse: more cores cannot beat the chip's bandwidth
+    p = matmul("mm", 1, 64, 4096, 64)
+    m4 = load_machine("rapid-4c")
+    pred = predict(p, fixed_mapping(p, m4), m4)
+    assert pred.cycles >= pred.dram_cycles
+
+
+def test_rejects_other_kinds():
+    from rapid_mlir.mapping.problem import elementwise
+
+    p = elementwise("e", (4, 4), [(4, 4)])
+    with pytest.raises(ValueError, match="conv2d and matmul"):
+        predict(p, Mapping(order=("d0", "d1"), lx={"d0": 4, "d1": 4}), M1)
+
+
+@pytest.mark.parametrize("problem", [
+    conv2d("c", (1, 16, 16, 16), (32, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    conv2d("c", (1, 32, 8, 8), (64, 32, 1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),
+    matmul("m", 1, 64, 96, 128),
+])
+def test_within_ten_percent_of_the_emulator(problem):
+    from rapid_mlir.cost.harness import LayerSpec, emulate
+
+    machine = load_machine("rapid-4c")
+    fixed = fixed_mapping(problem, machine)
+    for mapping in (fixed, dataclasses.replace(fixed, cores={}, corelets={}, double_buffer=False)):
+        cycles = emulate(LayerSpec(problem), mapping, "rapid-4c")
+        pred = predict(problem, mapping, machine)
+        assert abs(pred.cycles - cycles) / cycles < 0.10, (mapping.to_text(), pred, cycles)
