@@ -12,6 +12,12 @@ end, the geometric-mean speed-up. Both strategies' outputs are checked against
 onnxruntime (max error as a fraction of the output scale) so that a fast wrong mapping
 cannot win.
 
+Then the optimality check (`--optimality`, on by default): on small layers (every distinct
+conv and matmul layer of the small zoo models whose space has at most `--max-space`
+candidates), the pruned, budgeted search against an exhaustive evaluation of the same
+space with the same cost model: how far the chosen mapping's predicted cycles are from
+the exhaustive minimum (goal: within 3%), and how many candidates each evaluated.
+
 The roofline bound of a network is max(MACs / peak MACs per cycle, bytes / DRAM bytes per
 cycle), with bytes the least any schedule moves: the fp16 weights once, the input and the
 output. Wall times on a shared machine are noisy; cycles are exact and deterministic.
@@ -40,14 +46,20 @@ def main(argv=None) -> int:
     parser.add_argument("--size", choices=("full", "small"), default="full")
     parser.add_argument("--strategies", default="fixed,dse", help="the baseline first")
     parser.add_argument("--json", default="bench/dse.json", help="where to write the rows ('' for none)")
+    parser.add_argument("--no-networks", action="store_true", help="only the optimality check")
+    parser.add_argument("--no-optimality", action="store_true", help="skip the optimality check")
+    parser.add_argument("--max-space", type=int, default=3000, help="largest space the optimality "
+                        "check searches exhaustively (default 3000)")
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
     rows, failed = [], False
+    if args.no_networks:
+        args.models = ""
     print(f"{'network':<13}{'batch':>6}  {'machine':<10}" + "".join(f"{s + ' cycles':>16}" for s in strategies)
           + f"{'speed-up':>10}" + "".join(f"{s + ' MPE':>11}" for s in strategies)
           + f"{'roofline':>10}" + "".join(f"{s + ' s':>9}" for s in strategies) + f"{'max err':>9}", flush=True)
     t_start = time.perf_counter()
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         for batch in (int(b) for b in args.batches.split(",")):
             for machine in args.machines.split(","):
                 runs = {s: _run(name, batch, machine, s, args.size) for s in strategies}
@@ -60,12 +72,71 @@ def main(argv=None) -> int:
     if geomean is not None:
         print(f"geometric-mean speed-up of {strategies[-1]} over {strategies[0]}: {geomean:.2f}x "
               f"({len(speedups)} configurations)")
+    optimality = [] if args.no_optimality else _optimality(args.machines.split(","), args.max_space)
     print(f"total wall time {time.perf_counter() - t_start:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "geomean_speedup": geomean,
-                                               "size": args.size}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"rows": rows, "geomean_speedup": geomean, "size": args.size,
+                                               "optimality": optimality}, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 1 if failed else 0
+
+
+def _optimality(machines: list[str], max_space: int) -> list[dict]:
+    """The pruned search against the exhaustive one on the small zoo models' layers."""
+    from rapid_mlir.machine import load_machine
+    from rapid_mlir.mapping import dse, space
+
+    print(f"\noptimality on small layers (spaces of at most {max_space} candidates): pruned search "
+          "vs exhaustive, same cost model")
+    print(f"{'layer':<34}{'machine':<10}{'space':>7}{'evaluated':>10}{'exhaustive':>11}{'search':>11}{'gap':>8}")
+    out, seen = [], set()
+    for machine_name in machines:
+        machine = load_machine(machine_name)
+        for problem in _small_layers():
+            key = (machine_name, problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())))
+            if key in seen:
+                continue
+            seen.add(key)
+            size = space.space_size(problem, machine)
+            if size < 2 or size > max_space:
+                continue
+            full = dse.exhaustive(problem, machine)
+            found = dse.search(problem, machine)
+            gap = found.best_cost / full.best_cost - 1 if full.best_cost else 0.0
+            out.append({"layer": problem.layer, "machine": machine_name, "space": size,
+                        "evaluated": found.evaluated, "exhaustive": full.best_cost, "search": found.best_cost,
+                        "gap": gap, "bound_violations": found.bound_violations})
+            print(f"{problem.layer[:33]:<34}{machine_name:<10}{size:>7}{found.evaluated:>10}"
+                  f"{full.best_cost:>11,.0f}{found.best_cost:>11,.0f}{100 * gap:>7.2f}%", flush=True)
+    if out:
+        worst = max(r["gap"] for r in out)
+        print(f"{len(out)} layers: worst gap {100 * worst:.2f}% (goal: within 3%), mean "
+              f"{100 * sum(r['gap'] for r in out) / len(out):.2f}%; the search evaluated "
+              f"{sum(r['evaluated'] for r in out):,} of {sum(r['space'] for r in out):,} candidates; "
+              f"{sum(r['bound_violations'] for r in out)} evaluated below their lower bound")
+    return out
+
+
+def _small_layers():
+    """The conv2d and matmul problems of every small zoo model, after the nn stage."""
+    import tempfile as _tempfile
+
+    from rapid_mlir.frontend.onnx import import_onnx
+    from rapid_mlir.models import zoo
+    from rapid_mlir.pipeline import nn_stage
+    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem
+
+    for name in zoo.MODELS:
+        module, store = import_onnx(zoo.build(name, "small", seed=0))
+        with _tempfile.TemporaryDirectory() as tmp:
+            path = str(Path(tmp) / "w.npz")
+            store.save(path)
+            nn_stage(module, "rapid-4c", path, tmp)
+        for fn in defined_functions(module):
+            for op, layer in layer_names(fn).items():
+                problem = layer_problem(op, layer)
+                if problem is not None and problem.kind in ("conv2d", "matmul"):
+                    yield problem
 
 
 def _run(name: str, batch: int, machine: str, strategy: str, size: str) -> dict:

@@ -22,11 +22,11 @@ below), so the same inputs give the same mapping on any machine, however loaded.
 budget stops the search early, the best so far is kept; `over_budget` counts the
 candidates left unevaluated and `truncated` says the enumeration was cut. `seconds` is measured, for the statistics only.
 
-**Lower bound.** The larger of (a) the MPE array passes of the busiest corelet (the one
-with the largest share after the splits): the sum over its MPE instructions of
-`ceil(m / rows) * ceil(n / cols) * ceil(k / simd)`, with the L0 tiles the mapping gives
-(ragged ones included; kernel offsets and images are instructions of their own), no
-fill/drain; and (b) the compulsory DRAM traffic (every operand read once, the output
+**Lower bound.** The larger of (a) the MPE time of the busiest corelet (the one with
+the largest share after the splits): the sum over its MPE instructions of
+`mpe_fill_drain_cycles + ceil(m / rows) * ceil(n / cols) * ceil(k / simd)` (the ISA's
+timing of `mpe.mm`), with the L0 tiles the mapping gives (ragged ones included; kernel
+offsets and images are instructions of their own); and (b) the compulsory DRAM traffic (every operand read once, the output
 written once, f16) at the whole chip's DRAM bandwidth. A cost model whose cycles count
 at least the MPE's passes and the DRAM bytes at peak bandwidth never goes below it.
 
@@ -187,7 +187,39 @@ def exhaustive(problem: Problem, machine: Machine, cost: Cost | None = None) -> 
 
 def lower_bound(problem: Problem, mapping: Mapping, machine: Machine) -> float:
     """A cheap lower bound of any sane cost model's cycles (module docstring)."""
-    return max(mpe_passes(problem, mapping, machine), compulsory_bytes(problem) / machine.dram_bytes_per_cycle)
+    mpe = mpe_passes(problem, mapping, machine) + machine.mpe_fill_drain_cycles * mpe_instructions(problem, mapping)
+    bound = max(mpe, compulsory_bytes(problem) / machine.dram_bytes_per_cycle)
+    if not (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction):
+        # Every output L0 tile of the busiest corelet: at least one SFU epilogue instruction,
+        # and one store DMA paying the DRAM latency (a split reduction stores elsewhere).
+        tiles = output_tiles(problem, mapping)
+        sfu = sum(machine.sfu_latency_cycles + -(-size // machine.sfu_lanes) for size in tiles)
+        bound = max(bound, sfu, len(tiles) * machine.dram_latency_cycles)
+    return bound
+
+
+def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
+    """The element count of every output L0 tile of the busiest corelet (rows x cols),
+    once per point of the other output dims (images, groups, batches)."""
+    extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
+    spatial = mapping.rows + mapping.cols + mapping.simd
+    sizes = Counter({1: math.prod(extent[d] for d in problem.dims
+                                  if d not in problem.reduction and d not in spatial)})
+    for d in mapping.rows + mapping.cols:
+        tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
+        sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
+    return list(sizes.elements())
+
+
+def mpe_instructions(problem: Problem, mapping: Mapping) -> int:
+    """MPE instructions of the busiest corelet: one per L0 tile of every spatial group and
+    every point of the other dims (each pays `mpe_fill_drain_cycles`)."""
+    extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
+    spatial = set(mapping.rows + mapping.cols + mapping.simd)
+    total = math.prod(extent[d] for d in problem.dims if d not in spatial)
+    for d in spatial:
+        total *= sum(_tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1)).values())
+    return total
 
 
 def mpe_passes(problem: Problem, mapping: Mapping, machine: Machine) -> int:

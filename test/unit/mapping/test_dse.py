@@ -55,7 +55,10 @@ def toy_cost(problem, mapping, machine) -> float:
     traffic = max(traffic, dse.compulsory_bytes(problem))
     memory = traffic / machine.dram_bytes_per_cycle
     overhead = 50 * math.prod(steps.values()) * (1 if mapping.double_buffer else 2)
-    return max(compute, memory) + overhead
+    tiles = dse.output_tiles(problem, mapping)  # an epilogue and a store per output tile
+    epilogue = sum(machine.sfu_latency_cycles + -(-t // machine.sfu_lanes) for t in tiles)
+    stores = len(tiles) * machine.dram_latency_cycles
+    return max(compute, memory, epilogue, stores) + overhead
 
 
 # -- the space ---------------------------------------------------------------------------------
