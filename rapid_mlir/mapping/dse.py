@@ -4,13 +4,14 @@
     result.best, result.best_cost, result.summary()
 
 `search` enumerates the legal candidates of `space.candidates` (in their fixed order),
-computes a cheap lower bound of each (`lower_bound`), and evaluates them best bound
-first with `cost(problem, mapping, machine) -> float` (cycles, lower is better), keeping
-the best: branch and bound. As soon as the next candidate's bound exceeds the best cost
-found, it and every candidate after it are pruned (they cannot beat it).
+computes a cheap lower bound of each (`lower_bound`) and a cheap estimate
+(`estimate`), and evaluates them in the order of the estimate with
+`cost(problem, mapping, machine) -> float` (cycles, lower is better), keeping the best:
+branch and bound. A candidate whose bound exceeds the best cost found is pruned (it
+cannot beat it).
 
 **Determinism.** The space is enumerated in a fixed order, candidates are visited in the
-order of (bound, position in the space), and ties in cost go to the earlier position;
+order of (estimate, position in the space), and ties in cost go to the earlier position;
 the result is the argmin of (cost, position) over the space (what `exhaustive` returns),
 provided the bound never exceeds the cost (the search counts the candidates where it
 does, `bound_violations`; then a pruned candidate might have been better).
@@ -141,16 +142,19 @@ def search(problem: Problem, machine: Machine, cost: Cost | None = None,
         return SearchResult(problem.layer, found[0], None, None, None, 1, 0, 0,
                             seconds=time.perf_counter() - start)
     bounds = [lower_bound(problem, m, machine) for m in found]
-    visit = sorted(range(len(found)), key=lambda i: (bounds[i], i))
+    hints = [estimate(problem, m, machine, b) for m, b in zip(found, bounds)]
+    visit = sorted(range(len(found)), key=lambda i: (hints[i], i))
     max_evaluations = max(1, int(budget_seconds * EVALUATIONS_PER_SECOND))
     ranked: list[tuple[float, int]] = []  # the two best (cost, index)
     evaluated = pruned = violations = over = 0
     for pos, i in enumerate(visit):
         if prune and ranked and (bounds[i], i) > ranked[0]:
-            pruned = len(visit) - pos
-            break
+            pruned += 1  # its bound says it cannot beat the best so far
+            continue
         if evaluated == max_evaluations:
-            over = len(visit) - pos
+            rest = visit[pos:]
+            hopeless = sum(1 for j in rest if prune and (bounds[j], j) > ranked[0])
+            pruned, over = pruned + hopeless, len(rest) - hopeless
             break
         c = float(cost(problem, found[i], machine))
         evaluated += 1
@@ -209,6 +213,28 @@ def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
         tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
         sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
     return list(sizes.elements())
+
+
+def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float) -> float:
+    """A cheap guess of the cycles, to decide which candidates a budget evaluates first
+    (never used to prune): the lower bound, or the DRAM time of the traffic the loop
+    order causes (each operand tile reloaded at every step of the loops around it that do
+    not index it) if larger, plus a step overhead (a DMA latency per LX step, halved
+    when double-buffered)."""
+    extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
+    steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
+    workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
+    traffic = 0
+    for op in problem.operands:
+        tile = math.prod(mapping.lx.get(d, extent[d]) for d in op.dims) * op.itemsize
+        loads = math.prod(steps[d] for d in op.dims)
+        inner = max((mapping.order.index(d) for d in op.dims if d in mapping.order and steps[d] > 1),
+                    default=-1)
+        loads *= math.prod(steps[d] for d in mapping.order[:inner] if d not in op.dims)
+        traffic += tile * loads * workers
+    memory = max(traffic, compulsory_bytes(problem)) / machine.dram_bytes_per_cycle
+    overhead = machine.dram_latency_cycles * math.prod(steps.values()) / (2 if mapping.double_buffer else 1)
+    return max(bound, memory) + overhead
 
 
 def mpe_instructions(problem: Problem, mapping: Mapping) -> int:
