@@ -18,6 +18,14 @@ candidates), the pruned, budgeted search against an exhaustive evaluation of the
 space with the same cost model: how far the chosen mapping's predicted cycles are from
 the exhaustive minimum (goal: within 3%), and how many candidates each evaluated.
 
+`--layers NETWORK` instead prints one configuration's per-layer table (`--batches`,
+`--machines` and the last of `--strategies` give it): for every matrix layer, its cycles
+against its own roofline bound (its MACs at the peak rate, or its compulsory bytes, each
+operand once in fp16, at the DRAM bandwidth), and for the layers further than 15% from
+it, the explanation the emulator's profile gives (the busiest engine: MPE busy, DMA
+busy with few bytes, i.e. transfer latency, or SFU); the other layers (SFU and DMA
+kernels) with their cycles and bound.
+
 The roofline bound of a network is max(MACs / peak MACs per cycle, bytes / DRAM bytes per
 cycle), with bytes the least any schedule moves: the fp16 weights once, the input and the
 output. Wall times on a shared machine are noisy; cycles are exact and deterministic.
@@ -48,10 +56,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="bench/dse.json", help="where to write the rows ('' for none)")
     parser.add_argument("--no-networks", action="store_true", help="only the optimality check")
     parser.add_argument("--no-optimality", action="store_true", help="skip the optimality check")
+    parser.add_argument("--layers", metavar="NETWORK", help="per-layer roofline table of one configuration")
     parser.add_argument("--max-space", type=int, default=3000, help="largest space the optimality "
                         "check searches exhaustively (default 3000)")
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
+    if args.layers:
+        return _layer_report(args.layers, int(args.batches.split(",")[0]), args.machines.split(",")[0],
+                             strategies[-1], args.size)
     rows, failed = [], False
     if args.no_networks:
         args.models = ""
@@ -115,6 +127,57 @@ def _optimality(machines: list[str], max_space: int) -> list[dict]:
               f"{sum(r['evaluated'] for r in out):,} of {sum(r['space'] for r in out):,} candidates; "
               f"{sum(r['bound_violations'] for r in out)} evaluated below their lower bound")
     return out
+
+
+def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size: str) -> int:
+    """Prints every layer of one compiled network against its roofline bound."""
+    from rapid_mlir.frontend.onnx import import_onnx
+    from rapid_mlir.machine import load_machine
+    from rapid_mlir.mapping.dse import compulsory_bytes
+    from rapid_mlir.models import zoo
+    from rapid_mlir.pipeline import compile_module, nn_stage
+    from rapid_mlir.runtime import load
+    from rapid_mlir.runtime.profile import layer_profile
+    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem
+
+    machine = load_machine(machine_name)
+    model = zoo.build(name, size, seed=0, batch=batch)
+    feeds = zoo.example_inputs(model, seed=1)
+    module, store = import_onnx(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = str(Path(tmp) / "w.npz")
+        store.save(weights)
+        staged = module.clone()
+        nn_stage(staged, machine_name, weights, tmp)
+        problems = {layer: p for fn in defined_functions(staged) for op, layer in layer_names(fn).items()
+                    if (p := layer_problem(op, layer)) is not None and p.kind in ("conv2d", "matmul")}
+        program = compile_module(module, machine_name, weights=weights, strategy=strategy)
+    result = load(program).run(feeds, check_races=False, trace=True)
+    profile = layer_profile(result.trace_events, load(program).machine)
+    print(f"{name} ({size}, batch {batch}) on {machine_name}, {strategy}: {result.cycles:,} cycles")
+    print(f"{'layer':<34}{'cycles':>11}{'roofline':>11}{'fraction':>9}  explanation")
+    far = total = 0
+    for lp in profile:
+        p = problems.get(lp.layer)
+        if p is None:
+            print(f"{lp.layer[:33]:<34}{lp.cycles:>11,}{'-':>11}{'-':>9}  {lp.bound}-bound SFU/DMA layer "
+                  f"(SFU busy {lp.sfu_busy:.0%}, DMA busy {lp.dma_busy:.0%})")
+            continue
+        bound = max(lp.macs / machine.peak_macs_per_cycle, compulsory_bytes(p) / machine.dram_bytes_per_cycle)
+        fraction = bound / lp.cycles
+        total += 1
+        why = ""
+        if fraction < 1 / 1.15:
+            far += 1
+            if lp.mpe_busy >= max(lp.dma_busy, lp.sfu_busy):
+                why = f"MPE busy {lp.mpe_busy:.0%} but the arrays {lp.mpe_utilization / max(lp.mpe_busy, 1e-9):.0%} full"
+            elif lp.dma_busy >= lp.sfu_busy:
+                why = f"DMA busy {lp.dma_busy:.0%} for {compulsory_bytes(p) / 1e6:.2f} MB at least: transfer latency"
+            else:
+                why = f"SFU busy {lp.sfu_busy:.0%} (epilogues)"
+        print(f"{lp.layer[:33]:<34}{lp.cycles:>11,}{bound:>11,.0f}{fraction:>8.0%}  {why}")
+    print(f"{total - far} of {total} matrix layers within 15% of their roofline bound")
+    return 0
 
 
 def _small_layers():
