@@ -286,6 +286,118 @@ class _Builder:
         self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
 
 
+class FastBuilder(_Builder):
+    """`_Builder` with each L0 tile's MPE instructions as one operation: only the first
+    waits for other engines and only the last is waited for (by the next tile, the
+    epilogue, the slot's next load), the others follow on the MPE back to back, so one
+    operation of their summed cycles times the same (`run_schedule`'s start, end and busy
+    cycles of the MPE are sums of integers). For `predict`'s fast path only."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._runs: dict[str, list] = {}
+        self._shapes: dict[tuple, tuple[list, list[int]]] = {}
+        self._mpe_cycles: dict[tuple, int] = {}
+        self._bytes: dict[tuple, int] = {}
+        self._plans: dict[int, tuple] = {}
+
+    def runs(self, dim: str):
+        r = self._runs.get(dim)
+        if r is None:
+            r = self._runs[dim] = super().runs(dim)
+        return r
+
+    def load_bytes(self, op: str) -> int:
+        at = self.at
+        if op == "input" and self.p.kind == "conv2d":  # the window's position matters
+            key = (op, at["ic"][1], at["oh"], at["ow"])
+        else:
+            key = (op, *(at[d][1] for d in self.inputs[op] if d in at))
+        n = self._bytes.get(key)
+        if n is None:
+            n = self._bytes[key] = super().load_bytes(op)
+        return n
+
+    def _plan(self, i: int):
+        """Level `i`'s loop, precomputed: its dim, loads, groups of steps, step count."""
+        plan = self._plans.get(i)
+        if plan is None:
+            dim = self.levels[i]
+            loads = [op for op, lvl in self.load_level.items() if lvl == i]
+            per = 2 if any(self.slots[op] == 2 for op in loads) else 1
+            groups = []
+            for run in self.runs(dim):
+                groups += [run[j:j + per] for j in range(0, len(run) // per * per, per)]
+                groups += [[st] for st in run[len(run) // per * per:]]
+            plan = self._plans[i] = (dim, loads, groups, len(tiles(self.sizes[dim], self.lx[dim])),
+                                     dim in self.p.reduction)
+        return plan
+
+    def level(self, i: int) -> None:
+        if i == len(self.levels):
+            self.lx_tile()
+            return
+        dim, loads, groups, ntiles, is_red = self._plan(i)
+        at, slots, free = self.at, self.slots, self.free
+        for group in groups:
+            loaded = []
+            for index, start, z in group:
+                at[dim] = (start, z)
+                loaded.append([(op, self.load(op, index)) for op in loads])
+                for op, j in loaded[-1]:
+                    (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+            for (index, start, z), ld in zip(group, loaded):
+                at[dim] = (start, z)
+                for op, j in ld:
+                    (self.pending_sfu if op == "bias" else self.pending_mpe).append(j)
+                if is_red:
+                    self.red_first, self.red_last = index == 0, index == ntiles - 1
+                self.level(i + 1)
+                for op, _ in ld:
+                    free[(op, index % slots[op])] = self.last_sfu if op == "bias" else self.last_mpe
+
+    def lx_tile(self) -> None:
+        if self.multi and self.red_first:
+            self.pending_mpe.append(self.last_sfu)
+        if self.red_last:
+            self.pending_sfu.append(self.last_store)
+        key = tuple(self.at[d][1] for d in self.lay.l0_dims) + (self.at[self.lay.reduction][1],)
+        got = self._shapes.get(key)
+        if got is None:
+            ranges = [tiles(self.at[d][1], self.l0[d]) for d in self.lay.l0_dims]
+            got = self._shapes[key] = ([dict(zip(self.lay.l0_dims, shape)) for shape in itertools.product(*ranges)],
+                                       self.reduction_tiles())
+        shapes, red = got
+        for t in shapes:
+            self.tile(t, red)
+
+    def tile(self, t: dict, red: list[int]) -> None:
+        mc = self.mc
+        if self.p.kind == "conv2d":
+            m, n = t["oh"] * t["ow"], t["oc"]
+        else:
+            m, n = t["m"], t["n"]
+        ck = (m, n, len(red), red[0], red[-1])  # `red`: one reduction size's tiles, repeated
+        cycles = self._mpe_cycles.get(ck)
+        if cycles is None:
+            rc = -(-m // mc.mpe_rows) * -(-n // mc.mpe_cols)
+            cycles = sum(mc.mpe_fill_drain_cycles + rc * -(-k // mc.mpe_simd) for k in red)
+            cycles = self._mpe_cycles[ck] = cycles + _TILE_ADDI * mc.scalar_cycles
+        deps, self.pending_mpe = self.pending_mpe, []
+        if not self.multi:
+            deps = deps + [self.last_sfu]
+        deps.append(self.last_mpe)
+        self.last_mpe = self.add(Op("mpe", MPE, cycles, 0, deps))
+        if not self.red_last:
+            return
+        deps, self.pending_sfu = [self.last_mpe, *self.pending_sfu], []
+        for _ in range(self.sfu_ops):
+            self.last_sfu = self.add(Op("sfu", SFU, mc.sfu_latency_cycles + -(-m * n // mc.sfu_lanes), 0,
+                                        deps + [self.last_sfu]))
+            deps = []
+        self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
+
+
 def corelet_work(problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict, lone: bool,
                  corelet: int, bias: bool = True, act: bool = True) -> list[Op]:
     """The operations of one corelet, in program order (module docstring)."""
@@ -332,3 +444,127 @@ def run_schedule(ops: list[Op], bytes_per_cycle: dict[str, float], sync: int = 1
             first_mpe = start if first_mpe is None else first_mpe
             last_mpe = end[i]
     return Timing(max(end, default=0.0), busy, first_mpe or 0.0, last_mpe, nbytes)
+
+
+# -- the fast path (`predict`): one compiled copy per distinct corelet schedule ---------------
+
+QUEUE_SLOTS = ("Q0", "Q1")
+"""Placeholder queue names a shared schedule is built with: its load and store queues
+(one name when they are the same queue); `predict` maps them onto the real ones."""
+
+
+def region_key(problem: Problem, mapping: Mapping, origin: dict, sizes: dict) -> tuple:
+    """What of a corelet's region its operation list depends on: its sizes and, for a
+    conv, per LX step along `oh`/`ow`, the halo padding and the input rows inside the
+    image (the only uses of the origin). Regions with equal keys have equal schedules."""
+    key: tuple = tuple(sizes.items())
+    if problem.kind == "conv2d":
+        for d in CONV.window:
+            start, steps = origin[d], []
+            for z in tiles(sizes[d], min(mapping.lx.get(d, 1), max(sizes[d], 1))):
+                steps.append((z, _pads_key(problem, d, start, z), window_rows(problem, d, start, z)))
+                start += z
+            key += (tuple(steps),)
+    return key
+
+
+class Compiled:
+    """A corelet's operation list as flat arrays, timed quickly by `time_compiled` with
+    exactly `run_schedule`'s arithmetic. Engines are slots: the placeholder queues of
+    `QUEUE_SLOTS`, then `mpe` and `sfu`."""
+
+    __slots__ = (
+        "base",
+        "busy_fixed",
+        "deps",
+        "dma",
+        "dram_bytes",
+        "duty_bytes",
+        "duty_kinds",
+        "duty_order",
+        "engines",
+        "first_mpe",
+        "last_mpe",
+        "n",
+        "nbytes",
+        "slot",
+        "sync",
+        "used",
+    )
+
+    def __init__(self, ops: list[Op], sync: int):
+        names: list[str] = []
+        index: dict[str, int] = {}
+        for op in ops:
+            if op.engine not in index:
+                index[op.engine] = len(names)
+                names.append(op.engine)
+        self.engines = names
+        self.n = len(ops)
+        self.slot = slot = [index[op.engine] for op in ops]
+        self.base = [op.cycles for op in ops]
+        self.nbytes = [op.nbytes for op in ops]
+        # a dependence on the same engine is an earlier operation of it: never later than
+        # the engine is free, so only the other engines' (each + `sync`) can delay a start
+        self.deps = [[d for d in op.deps if slot[d] != s] for op, s in zip(ops, slot)]
+        self.sync = sync
+        self.dma = [i for i, op in enumerate(ops) if op.kind in (LOAD, STORE)]
+        mpes = [i for i, op in enumerate(ops) if op.kind == MPE]
+        self.first_mpe = mpes[0] if mpes else None
+        self.last_mpe = mpes[-1] if mpes else None
+        self.dram_bytes = {LOAD: sum(op.nbytes for op in ops if op.kind == LOAD),
+                           STORE: sum(op.nbytes for op in ops if op.kind == STORE)}
+        self.used = sorted(set(slot))
+        busy = [0] * len(names)
+        for op, s in zip(ops, slot):
+            if op.kind not in (LOAD, STORE):
+                busy[s] += op.cycles
+        self.busy_fixed = busy
+        # per engine with bytes: its ops' bytes in program order, their kinds, first-use order
+        self.duty_bytes: dict[str, list[int]] = {}
+        self.duty_kinds: dict[str, frozenset] = {}
+        for op in ops:
+            if op.nbytes:
+                self.duty_bytes.setdefault(op.engine, []).append(op.nbytes)
+                self.duty_kinds[op.engine] = self.duty_kinds.get(op.engine, frozenset()) | {op.kind}
+        self.duty_order = list(self.duty_bytes)
+
+
+def time_compiled(w: Compiled, rates: dict[str, float], names: dict[str, str]) -> Timing:
+    """`run_schedule` of the compiled list: `rates[e]` is the bytes per cycle of placeholder
+    engine `e`, `names` maps placeholders to the real engine names of the result."""
+    slot, nbytes = w.slot, w.nbytes
+    dur = list(w.base)
+    busy = list(w.busy_fixed)
+    ceil = math.ceil
+    cache: dict[tuple[int, int], int] = {}
+    engines = w.engines
+    rate_of = [rates.get(e) for e in engines]
+    for i in w.dma:
+        nb = nbytes[i]
+        if nb:
+            s = slot[i]
+            k = (s, nb)
+            extra = cache.get(k)
+            if extra is None:
+                extra = cache[k] = ceil(nb / rate_of[s])
+            dur[i] += extra
+        busy[slot[i]] += dur[i]
+    end = [0.0] * w.n
+    free = [0.0] * len(engines)
+    deps, sync = w.deps, w.sync
+    for i in range(w.n):
+        e = slot[i]
+        s = free[e]
+        for d in deps[i]:
+            x = end[d] + sync
+            if x > s:  # noqa: PLR1730 (max() is slower in this loop)
+                s = x
+        x = s + dur[i]
+        end[i] = x
+        free[e] = x
+    first = w.first_mpe
+    first_mpe = (end[first] - dur[first]) if first is not None else 0.0
+    last_mpe = end[w.last_mpe] if w.last_mpe is not None else 0.0
+    busy_d = {names.get(engines[s], engines[s]): float(busy[s]) for s in w.used}
+    return Timing(max(end, default=0.0), busy_d, first_mpe or 0.0, last_mpe, dict(w.dram_bytes))
