@@ -87,8 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-race-check", action="store_true", help="emulate without the race checks")
     parser.add_argument("--no-graph-passes", action="store_true", help="compile without the nn graph "
                         "optimisations (compile_module(optimize=False))")
-    parser.add_argument("--strategy", default="fixed", help="the mapping strategy (convert-nn-to-tile's: "
-                        "fixed, dse; default fixed)")
+    parser.add_argument("--strategy", default="dse", help="the mapping strategy (convert-nn-to-tile's: "
+                        "dse, fixed; default dse)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show each model's progress on stderr")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one model, print its row
     args = parser.parse_args(argv)
@@ -153,8 +153,7 @@ def _run_workers(names: list[str], args):
                     cmd.append("--no-race-check")
                 if args.no_graph_passes:
                     cmd.append("--no-graph-passes")
-                if args.strategy != "fixed":
-                    cmd += ["--strategy", args.strategy]
+                cmd += ["--strategy", args.strategy]
                 if args.verbose:
                     cmd.append("--verbose")
                 with open(out, "wb") as fo, open(err, "wb") as fe:
@@ -258,10 +257,8 @@ def _log(args, message: str) -> None:
 def _measure(args, row: dict) -> None:
     from rapid_mlir.pipeline import compile_module
 
-    compile_options = {}
-    if args.strategy != "fixed":
-        compile_options["strategy"] = args.strategy
-        row["strategy"] = args.strategy
+    compile_options = {"strategy": args.strategy}
+    row["strategy"] = args.strategy
     if args.no_graph_passes:
         import inspect
 

@@ -24,6 +24,7 @@ from xdsl.utils.exceptions import DiagnosticException, PassFailedException
 from rapid_mlir.backend.isa_ir import module_to_program
 from rapid_mlir.backend.program import Program
 from rapid_mlir.dialects import make_context
+from rapid_mlir.transforms.convert_nn_to_tile import DEFAULT_STRATEGY
 
 NN_STAGE_END = "legalize-nn"
 """The last pass of the `nn` stage (`rapidc --emit nn`): the module the device lowering starts from."""
@@ -45,7 +46,7 @@ def graph_passes(weights: str | None = None, weights_out: str | None = None) -> 
 
 
 def passes(machine: str, mapping_file: str | None = None, weights: str | None = None,
-           weights_out: str | None = None, optimize: bool = True, strategy: str = "fixed") -> list[ModulePass]:
+           weights_out: str | None = None, optimize: bool = True, strategy: str = DEFAULT_STRATEGY) -> list[ModulePass]:
     """The pipeline's passes, in order, for a machine preset or file. `weights` is the
     module's weight file; with `weights_out`, `fold-constants` writes the weights of the
     optimised module there and the later passes read them from it. `optimize=False`
@@ -92,7 +93,7 @@ def nn_stage(module: ModuleOp, machine: str, weights: str | None = None, workdir
 
 
 def compile_module(module: ModuleOp, machine: str = "rapid-4c", mapping_file: str | None = None,
-                   weights: str | None = None, optimize: bool = True, strategy: str = "fixed") -> Program:
+                   weights: str | None = None, optimize: bool = True, strategy: str = DEFAULT_STRATEGY) -> Program:
     """Lowers an `nn` module in place to `rapid_isa` and returns its program; `weights`
     is the module's weight file (for its `nn.weight` ops). The weights of the optimised
     module live in a temporary file while the passes run; the program holds their bytes."""

@@ -25,6 +25,8 @@ What it mirrors of the lowering:
   an LX tile waits for the previous LX tile's last store.
 - Queues: a lone corelet loads on queue 0 and stores on queue 1; two corelets each use
   their own queue for both.
+- A `resident(...)` weight (`mapping/residency.py`) is not loaded: an earlier kernel left
+  it in LX.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.mapping.problem import Problem
+from rapid_mlir.mapping.residency import lowering_names
 
 LOAD, STORE, MPE, SFU = "load", "store", "mpe", "sfu"
 
@@ -190,8 +193,9 @@ class _Builder:
     # -- the loop nest -------------------------------------------------------------------
 
     def build(self) -> list[Op]:
+        resident = lowering_names(self.m)
         for op, lvl in self.load_level.items():
-            if lvl < 0:
+            if lvl < 0 and op not in resident:  # a resident weight is in LX already
                 self.load(op, 0)
         self.level(0)
         return self.ops

@@ -473,13 +473,18 @@ class ReadyOp(IRDLOperation):
 
 @irdl_op_definition
 class AllocOp(IRDLOperation):
-    """A buffer in the core's LX or the corelet's ACC; `offset` (bytes) is set by allocation."""
+    """A buffer in the core's LX or the corelet's ACC; `offset` (bytes) is set by allocation.
+    `resident "key"`: an LX buffer that keeps its contents from one kernel to the next
+    kernels with the same key (a weight kept in LX, `mapping/residency.py`): the
+    allocator gives every buffer of a key one offset, reserved from the first kernel
+    that has it to the last."""
 
     name = "rapid_mem.alloc"
     buffer = result_def(BufferType)
     offset = opt_prop_def(IntegerAttr[I64])
+    resident = opt_prop_def(StringAttr)
     traits = traits_def(HasAncestor(KernelOp))
-    assembly_format = "(`at` $offset^)? attr-dict `:` type($buffer)"
+    assembly_format = "(`at` $offset^)? (`resident` $resident^)? attr-dict `:` type($buffer)"
 
     def verify_(self) -> None:
         space = self.buffer.type.space.data
@@ -489,6 +494,9 @@ class AllocOp(IRDLOperation):
         if space is MemSpace.ACC and not in_corelet:
             raise VerifyException("rapid_mem.alloc: an acc buffer belongs to a corelet; allocate it "
                                   "inside rapid_mem.corelet")
+        if self.resident is not None and space is not MemSpace.LX:
+            raise VerifyException(f"rapid_mem.alloc: resident \"{self.resident.data}\" is for LX buffers, "
+                                  f"found a {space.value} buffer")
 
 
 # ---------------------------------------------------------------------------

@@ -129,13 +129,23 @@ class SearchResult:
 
 
 def search(problem: Problem, machine: Machine, cost: Cost | None = None,
-           budget_seconds: float = DEFAULT_BUDGET, *, prune: bool = True) -> SearchResult:
+           budget_seconds: float = DEFAULT_BUDGET, *, prune: bool = True,
+           resident: tuple[str, ...] = ()) -> SearchResult:
     """The best mapping of a conv2d or matmul layer by branch and bound (module docstring);
-    `prune=False` evaluates every candidate the budget allows."""
+    `prune=False` evaluates every candidate the budget allows. With `resident` (the
+    weight operand, `residency.py`) the space is the candidates that load it once and
+    reserve at most `residency.MAX_RESERVED_FRACTION` of LX for it, each with
+    `resident(...)` set (their cost leaves the load out); None fits: no mapping, no
+    explanation."""
     start = time.perf_counter()
     cost = cost or default_cost
     limit = max(1, int(budget_seconds * CANDIDATES_PER_SECOND))
     found, truncated = _enumerate(problem, machine, limit)
+    if resident:
+        found = _resident_candidates(problem, machine, found, resident)
+        if not found:
+            return SearchResult(problem.layer, None, None, None, None, 0, 0, 0,
+                                seconds=time.perf_counter() - start)
     if not found:
         return _infeasible(problem, machine, start)
     if len(found) == 1 and not truncated:  # nothing to compare: no cost model needed
@@ -164,16 +174,17 @@ def search(problem: Problem, machine: Machine, cost: Cost | None = None,
 
 
 def cached_search(problem: Problem, machine: Machine, cost: Cost, budget_seconds: float,
-                  cache: dict | None) -> SearchResult:
+                  cache: dict | None, resident: tuple[str, ...] = ()) -> SearchResult:
     """`search`, reusing the result of an identical layer (same kind, dims and params,
-    machine, cost and budget) from `cache` when given; a reused result says `cached`."""
+    machine, cost, budget and `resident`) from `cache` when given; a reused result says
+    `cached`."""
     if cache is None:
-        return search(problem, machine, cost, budget_seconds)
+        return search(problem, machine, cost, budget_seconds, resident=resident)
     key = (problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())),
-           machine.fingerprint(), cost, budget_seconds)
+           machine.fingerprint(), cost, budget_seconds, resident)
     if key in cache:
         return replace(cache[key], layer=problem.layer, seconds=0.0, cached=cache[key].layer)
-    cache[key] = search(problem, machine, cost, budget_seconds)
+    cache[key] = search(problem, machine, cost, budget_seconds, resident=resident)
     return cache[key]
 
 
@@ -192,7 +203,7 @@ def exhaustive(problem: Problem, machine: Machine, cost: Cost | None = None) -> 
 def lower_bound(problem: Problem, mapping: Mapping, machine: Machine) -> float:
     """A cheap lower bound of any sane cost model's cycles (module docstring)."""
     mpe = mpe_passes(problem, mapping, machine) + machine.mpe_fill_drain_cycles * mpe_instructions(problem, mapping)
-    bound = max(mpe, compulsory_bytes(problem) / machine.dram_bytes_per_cycle)
+    bound = max(mpe, compulsory_bytes(problem, mapping.resident) / machine.dram_bytes_per_cycle)
     if not (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction):
         # Every output L0 tile of the busiest corelet: at least one SFU epilogue instruction,
         # and one store DMA paying the DRAM latency (a split reduction stores elsewhere).
@@ -226,13 +237,15 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float)
     workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
     traffic = 0
     for op in problem.operands:
+        if op.name in mapping.resident:
+            continue  # in LX already
         tile = math.prod(mapping.lx.get(d, extent[d]) for d in op.dims) * op.itemsize
         loads = math.prod(steps[d] for d in op.dims)
         inner = max((mapping.order.index(d) for d in op.dims if d in mapping.order and steps[d] > 1),
                     default=-1)
         loads *= math.prod(steps[d] for d in mapping.order[:inner] if d not in op.dims)
         traffic += tile * loads * workers
-    memory = max(traffic, compulsory_bytes(problem)) / machine.dram_bytes_per_cycle
+    memory = max(traffic, compulsory_bytes(problem, mapping.resident)) / machine.dram_bytes_per_cycle
     overhead = machine.dram_latency_cycles * math.prod(steps.values()) / (2 if mapping.double_buffer else 1)
     return max(bound, memory) + overhead
 
@@ -264,8 +277,9 @@ def mpe_passes(problem: Problem, mapping: Mapping, machine: Machine) -> int:
     return total
 
 
-def compulsory_bytes(problem: Problem) -> int:
-    """DRAM bytes every mapping moves at least: each operand once (f16)."""
+def compulsory_bytes(problem: Problem, resident: tuple[str, ...] = ()) -> int:
+    """DRAM bytes every mapping moves at least: each operand once (f16), but the
+    `resident` ones (in LX already)."""
     d = problem.dims
     if problem.kind == "conv2d":
         q = problem.params
@@ -274,6 +288,9 @@ def compulsory_bytes(problem: Problem) -> int:
                     + d["n"] * d["g"] * d["oc"] * d["oh"] * d["ow"])
     else:
         elements = d["b"] * (d["m"] * d["k"] + d["k"] * d["n"] + d["m"] * d["n"])
+    for op in problem.operands:
+        if op.name in resident:
+            elements -= math.prod(d[x] for x in op.dims)
     return 2 * elements
 
 
@@ -301,6 +318,23 @@ def _enumerate(problem: Problem, machine: Machine, limit: int) -> tuple[list[Map
             return found, True
         found.append(m)
     return found, False
+
+
+def _resident_candidates(problem: Problem, machine: Machine, found: list[Mapping],
+                         resident: tuple[str, ...]) -> list[Mapping]:
+    """The candidates that can keep `resident` in LX, with `resident(...)` set."""
+    from rapid_mlir.mapping.residency import MAX_RESERVED_FRACTION, check_resident, reserved_bytes
+
+    out = []
+    for m in found:
+        m = replace(m, resident=resident)
+        try:
+            check_resident(problem, m)
+        except MappingError:
+            continue
+        if reserved_bytes(problem, m, machine) <= MAX_RESERVED_FRACTION * machine.lx_bytes:
+            out.append(m)
+    return out
 
 
 def _infeasible(problem: Problem, machine: Machine, start: float) -> SearchResult:

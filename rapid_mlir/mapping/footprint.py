@@ -202,6 +202,10 @@ def check_fits(problem: Problem, mapping: Mapping, machine: Machine) -> Footprin
                            f"but ACC holds {machine.acc_bytes} bytes")
     if fp.lx_bytes > machine.lx_bytes:
         raise MappingError(_lx_message(where, fp, machine))
+    if mapping.resident:
+        from rapid_mlir.mapping.residency import check_resident
+
+        check_resident(problem, mapping)
     return fp
 
 

@@ -15,6 +15,10 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
   (after the core and corelet splits; the corelets of a core share its LX);
   `l0(d=t, ...)`: tile extents of one MPE instruction (over rows, cols and simd dims).
 - `double_buffer`: LX tiles of streamed operands are double-buffered.
+- `resident(rhs)` (optional; matmul `rhs`, conv2d `weight`): the operand, a weight every
+  corelet loads whole once, stays in LX from the first kernel of the layers that share
+  it (the same weight under the same mapping, e.g. a recurrent layer's steps) to the
+  last; only the first loads it (`mapping/residency.py`).
 
 The JSON form is the same fields as an object (`to_json` / `from_json`); a mapping file
 maps layer names to such objects.
@@ -44,6 +48,7 @@ class Mapping:
     lx: dict[str, int] = field(default_factory=dict)
     l0: dict[str, int] = field(default_factory=dict)
     double_buffer: bool = True
+    resident: tuple[str, ...] = ()
 
     # -- text ------------------------------------------------------------------------------
 
@@ -57,6 +62,8 @@ class Mapping:
                  f"lx({kv(self.lx)})", f"l0({kv(self.l0)})"]
         if self.double_buffer:
             parts.append("double_buffer")
+        if self.resident:
+            parts.append(f"resident({','.join(self.resident)})")
         return " ".join(parts)
 
     @staticmethod
@@ -75,25 +82,28 @@ class Mapping:
             if name in seen:
                 raise MappingError(f"mapping text: clause '{name}' appears twice")
             seen.add(name)
-            if name in ("cores", "corelets", "lx", "l0", "rows", "cols", "simd", "order") and body is None:
+            if name in ("cores", "corelets", "lx", "l0", "rows", "cols", "simd", "order", "resident") and body is None:
                 raise MappingError(f"mapping text: clause '{name}' needs a list in parentheses")
             if name == "double_buffer" and body is None:
                 fields["double_buffer"] = True
             elif name in ("cores", "corelets", "lx", "l0") and body is not None:
                 fields[name] = _parse_kv(name, body)
-            elif name in ("rows", "cols", "simd", "order") and body is not None:
+            elif name in ("rows", "cols", "simd", "order", "resident") and body is not None:
                 fields[name] = tuple(d.strip() for d in body.split(",") if d.strip())
             else:
                 raise MappingError(f"mapping text: unknown clause '{name}' (expected cores, corelets, "
-                                   "rows, cols, simd, order, lx, l0 or double_buffer)")
+                                   "rows, cols, simd, order, lx, l0, double_buffer or resident)")
         return Mapping(**fields)  # type: ignore[arg-type]
 
     # -- JSON ------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        return {"cores": dict(self.cores), "corelets": dict(self.corelets), "rows": list(self.rows),
-                "cols": list(self.cols), "simd": list(self.simd), "order": list(self.order),
-                "lx": dict(self.lx), "l0": dict(self.l0), "double_buffer": self.double_buffer}
+        out = {"cores": dict(self.cores), "corelets": dict(self.corelets), "rows": list(self.rows),
+               "cols": list(self.cols), "simd": list(self.simd), "order": list(self.order),
+               "lx": dict(self.lx), "l0": dict(self.l0), "double_buffer": self.double_buffer}
+        if self.resident:
+            out["resident"] = list(self.resident)
+        return out
 
     @staticmethod
     def from_dict(data: dict, where: str = "mapping") -> Mapping:
@@ -110,9 +120,10 @@ class Mapping:
                         isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
                     raise MappingError(f"{where}: '{key}' must map dimensions to integers")
                 out[key] = dict(value)
-            elif key in ("rows", "cols", "simd", "order"):
+            elif key in ("rows", "cols", "simd", "order", "resident"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise MappingError(f"{where}: '{key}' must be a list of dimension names")
+                    what = "operand" if key == "resident" else "dimension"
+                    raise MappingError(f"{where}: '{key}' must be a list of {what} names")
                 out[key] = tuple(value)
             else:
                 if not isinstance(value, bool):
@@ -164,6 +175,11 @@ class Mapping:
                 raise MappingError(f"{where}: l0({d}={l0}) exceeds lx({d}={lx})")
             if d in self.l0 and d not in spatial:
                 raise MappingError(f"{where}: l0({d}=...) but {d} is not in rows, cols or simd")
+        names = [op.name for op in problem.operands]
+        for op in self.resident:
+            if op not in names:
+                raise MappingError(f"{where}: resident({op}) names no operand of the layer "
+                                   f"(operands: {', '.join(names)})")
         for d, parts in self.cores.items():  # a copy layer: every core gets a share of every piece
             if d in problem.grain and problem.grain[d] % parts:
                 raise MappingError(f"{where}: cores({d}={parts}) does not divide the pieces of the tensor along "

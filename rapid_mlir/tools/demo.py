@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--input-shape", action="append", metavar="NAME=SHAPE",
                         help="static shape of an ONNX model input (repeatable)")
     parser.add_argument("--machine", default="rapid-4c", help="machine preset or file (default rapid-4c)")
+    parser.add_argument("--mapping", choices=("dse", "fixed"), default="dse",
+                        help="the mapping strategy: dse (the default: the cost-model search) or fixed "
+                        "(the rule-based baseline)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     parser.add_argument("-o", "--output", help="where to write the binary (default build/<name>.rbin)")
 
@@ -98,13 +101,15 @@ def _demo(args, tmp: Path) -> int:
     t_ref = time.perf_counter() - t
 
     t = time.perf_counter()
-    program = compile_module(module, args.machine, weights=str(weights_path) if weights_path else None)
+    program = compile_module(module, args.machine, weights=str(weights_path) if weights_path else None,
+                             strategy=args.mapping)
     blob = write_rbin(program)
     out = Path(args.output) if args.output else Path("build") / (Path(args.file).stem + ".rbin")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(blob)
     t_compile = time.perf_counter() - t
-    print(f"compiled for {args.machine} in {t_compile:.2f} s: {program.instruction_count()} instructions "
+    print(f"compiled for {args.machine} ({args.mapping} mappings) in {t_compile:.2f} s: "
+          f"{program.instruction_count()} instructions "
           f"in {len(program.streams)} streams, {len(blob) / 1024:.1f} KiB -> {out}")
 
     t = time.perf_counter()

@@ -22,8 +22,8 @@ beside it (`net.npz`, which the module names), so the output is a complete modul
 the other tools; a text stage on stdout keeps naming the input's weight file (and
 leaves folds too large to print inline to the device).
 
-Mappings (docs/lowering.md, "Mapping strategies"): `--mapping fixed` (the default) or
-`dse` chooses the strategy; `--mapping FILE.json` pins the layers the file names and
+Mappings (docs/lowering.md, "Mapping strategies"): `--mapping dse` (the default) or
+`fixed` (the baseline) chooses the strategy; `--mapping FILE.json` pins the layers the file names and
 maps the rest with `fixed` (as `--mapping fixed --pin FILE.json`); `--pin FILE.json`
 pins layers under either strategy. `--budget` is the dse search budget per layer (in
 nominal seconds: a count of evaluations, so the result does not depend on the host).
@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="the nn module (.mlir) or an ONNX model (.onnx)")
     p.add_argument("-o", "--output", help="output file (.rbin for a binary)")
     p.add_argument("--machine", default="rapid-4c", help="machine preset or machine file (default rapid-4c)")
-    p.add_argument("--mapping", default="fixed",
-                   help="'fixed', 'dse' (search with the cost model) or a JSON file of layer -> mapping")
+    p.add_argument("--mapping", default="dse",
+                   help="'dse' (the default: search with the cost model), 'fixed' (the baseline "
+                   "rules) or a JSON file of layer -> mapping")
     p.add_argument("--pin", metavar="FILE.json", help="a JSON file of layer -> mapping pinning those layers")
     p.add_argument("--budget", type=float, default=1.0,
                    help="dse search budget per layer in nominal seconds (deterministic; default 1.0)")

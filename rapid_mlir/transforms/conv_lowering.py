@@ -145,8 +145,9 @@ class ConvEmitter(MpeEmitter):
 
 
 def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSAValue], machine,
-                epilogue: Epilogue) -> M.KernelOp:
-    """The rapid_mem kernel of a convolution on DRAM buffers (input, weight[, bias], output)."""
+                epilogue: Epilogue, resident: tuple[str, bool] | None = None) -> M.KernelOp:
+    """The rapid_mem kernel of a convolution on DRAM buffers (input, weight[, bias], output);
+    `resident` = (key, loads it) keeps the weight in LX across kernels (`MpePlan.keep_resident`)."""
     n, _, h, w = op.input.type.get_shape()
     o, ic, kh, kw = op.weight.type.get_shape()
     _, _, oh, ow = op.output.type.get_shape()
@@ -167,6 +168,8 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
     windows = {"oh": Window(h, sh, dh, kh, pt), "ow": Window(w, sw, dw, kw, pl)}
     plan = MpePlan(layer, mapping, dims, ("ic", "kh", "kw"), operands, windows, machine,
                    ("oh", "ow"), ("oc",), ("ic",), ring=("ic",))
+    if resident is not None:
+        plan.keep_resident("weight", *resident)
     names = ["input", "weight", "bias"][:len(buffers) - 1]
 
     def make(region, block, args):

@@ -35,14 +35,14 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from rapid_mlir.dialects import nn
 from rapid_mlir.dialects.nn_shapes import broadcast
-from rapid_mlir.dialects.rapid_tile import KernelOp, YieldOp, new_body
+from rapid_mlir.dialects.rapid_tile import KernelOp, MappingAttr, YieldOp, new_body
 from rapid_mlir.mapping import problem as P
 from rapid_mlir.mapping.mapping import Mapping, MappingError, load_mapping_file
 from rapid_mlir.transforms.dma_layers import dma_problem
@@ -54,6 +54,9 @@ LAYER_ATTR = "nn.name"
 
 STRATEGIES = ("fixed", "dse")
 """`fixed`: the rules of `mapping/fixed.py`; `dse`: the search of `mapping/dse.py`."""
+
+DEFAULT_STRATEGY = "dse"
+"""The strategy every entry point (this pass, `rapidc`, `pipeline`) uses unless told."""
 
 
 def layer_problem(op: Operation, layer: str) -> P.Problem | None:
@@ -150,8 +153,9 @@ class ConvertNnToTilePass(ModulePass):
 
     machine: str = "rapid-4c"
     """The machine preset name or machine file the mappings are for."""
-    strategy: str = "fixed"
-    """How mappings are chosen: `fixed` (the baseline) or `dse` (a search with the cost model)."""
+    strategy: str = DEFAULT_STRATEGY
+    """How mappings are chosen: `dse` (the default: a search with the cost model) or `fixed`
+    (the baseline rules)."""
     mapping_file: str | None = None
     """A JSON file of layer name -> mapping that pins those layers."""
     budget: float = 1.0
@@ -181,7 +185,13 @@ class ConvertNnToTilePass(ModulePass):
 
     def _convert(self, fn: func.FuncOp, machine, overrides: dict[str, Mapping],
                  chosen: dict[str, Mapping], cache: dict) -> None:
+        from rapid_mlir.mapping import dse
+        from rapid_mlir.mapping.residency import group_mapping
+
         names = layer_names(fn)
+        shared = shared_weights(fn, names) if self.strategy == "dse" else {}
+        decided: dict = {}  # shared-weight group -> its mapping
+        kernels: list[tuple[KernelOp, P.Problem]] = []
         for nn_op in list(fn.body.walk()):
             if isinstance(nn_op.parent_op(), KernelOp) or HOST_ATTR in nn_op.attributes:
                 continue  # already in a kernel, or marked to run on the host (`nn.host`)
@@ -192,6 +202,12 @@ class ConvertNnToTilePass(ModulePass):
             try:
                 mapping = choose_mapping(problem, machine, self.strategy, overrides, self.budget,
                                          stats=stats, cache=cache)
+                if nn_op in shared and problem.layer not in overrides:
+                    key, count = shared[nn_op]
+                    if key not in decided:
+                        decided[key] = group_mapping(problem, machine, count, mapping, dse.default_cost,
+                                                     self.budget, cache, stats)
+                    mapping = decided[key]
             except MappingError as e:
                 raise PassFailedException(f"convert-nn-to-tile: {e}") from None
             if self.search_stats:
@@ -199,11 +215,92 @@ class ConvertNnToTilePass(ModulePass):
                     print(f"convert-nn-to-tile: dse {result.summary()}", file=sys.stderr)
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
-            _wrap(nn_op, problem.layer, mapping, fuse)
+            kernels.append((_wrap(nn_op, problem.layer, mapping, fuse), problem))
+        check_residency(kernels, machine, overrides, chosen)
 
 
 MATRIX_OPS = (nn.Conv2DOp, nn.GemmOp, nn.MatmulOp)
 """The layers the MPE runs: their SFU epilogue clamps (relu or clip) as it copies ACC out."""
+
+
+def weight_operand(op: Operation) -> SSAValue | None:
+    """The weight a matrix layer reads (conv2d `weight`, matmul / gemm `rhs`) when it is
+    an `nn.weight` or `nn.constant` (or a reshape of one), which no kernel writes; else None."""
+    from rapid_mlir.transforms.dram_views import view_root
+
+    value = op.weight if isinstance(op, nn.Conv2DOp) else op.rhs if isinstance(op, nn.GemmOp | nn.MatmulOp) else None
+    if value is None or not isinstance(view_root(value).owner, nn.WeightOp | nn.ConstantOp):
+        return None
+    return value
+
+
+def shared_weights(fn: func.FuncOp, names: dict[Operation, str]) -> dict[Operation, tuple[tuple, int]]:
+    """The matrix layers of `fn` that read the same weight with the same loop nest as
+    another one (a recurrent layer's steps): op -> (group key, layers in the group)."""
+    groups: dict[tuple, list[Operation]] = {}
+    for op in fn.body.walk():
+        if not isinstance(op, MATRIX_OPS) or HOST_ATTR in op.attributes or isinstance(op.parent_op(), KernelOp):
+            continue
+        weight = weight_operand(op)
+        problem = layer_problem(op, names.get(op, "")) if weight is not None else None
+        if problem is None:
+            continue
+        key = (weight, problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())))
+        groups.setdefault(key, []).append(op)
+    return {op: (key, len(ops)) for key, ops in groups.items() if len(ops) > 1 for op in ops}
+
+
+def check_residency(kernels: list[tuple[KernelOp, P.Problem]], machine, overrides: dict[str, Mapping],
+                    chosen: dict[str, Mapping]) -> None:
+    """Checks that every kernel still fits LX next to the resident weights reserved across
+    it (`mapping/residency.py`: from the first kernel of a group to its last). A group the
+    dse strategy made resident goes back to its ordinary cost when something does not fit
+    (the largest such group first); a pinned one fails the pass, naming the kernel."""
+    import dataclasses
+
+    from rapid_mlir.mapping.footprint import footprint
+    from rapid_mlir.mapping.residency import reserved_bytes
+
+    while True:
+        spans: dict[tuple, list[int]] = {}
+        for i, (kernel, problem) in enumerate(kernels):
+            mapping = kernel.mapping.mapping
+            if mapping.resident:
+                spans.setdefault(residency_key(kernel), []).append(i)
+        if not spans:
+            return
+        size = {key: reserved_bytes(kernels[ids[0]][1], kernels[ids[0]][0].mapping.mapping, machine)
+                for key, ids in spans.items()}
+        failure = None
+        for i, (kernel, problem) in enumerate(kernels):
+            own = residency_key(kernel) if kernel.mapping.mapping.resident else None
+            live = [key for key, ids in spans.items() if ids[0] <= i <= ids[-1] and key != own]
+            if not live:
+                continue
+            room = machine.lx_bytes - sum(size[k] for k in live)
+            need = footprint(problem, kernel.mapping.mapping, machine).lx_bytes
+            if need > room:
+                failure = (kernel, live, f"its tiles need {need} bytes of LX and {max(room, 0)} are left")
+                break
+        if failure is None:
+            return
+        kernel, live, error = failure
+        movable = [k for k in live if all(kernels[i][1].layer not in overrides for i in spans[k])]
+        if not movable:
+            raise PassFailedException(
+                f"convert-nn-to-tile: layer '{kernel.layer.data}' does not fit LX next to the resident "
+                f"weights kept across it ({sum(size[k] for k in live)} bytes per core, pinned): {error}")
+        drop = max(movable, key=lambda k: (size[k], -spans[k][0]))
+        for i in spans[drop]:
+            kernel, problem = kernels[i]
+            ordinary = dataclasses.replace(kernel.mapping.mapping, resident=())
+            kernel.mapping = MappingAttr(ordinary)
+            chosen[problem.layer] = ordinary
+
+
+def residency_key(kernel: KernelOp) -> tuple:
+    """Kernels that share a resident weight: the same weight value and the same mapping."""
+    return (kernel.inputs[1], kernel.mapping.mapping.to_text())
 
 
 def fusable_activation(nn_op: Operation) -> nn.ReluOp | nn.ClipOp | None:

@@ -121,6 +121,7 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     buffers: dict[SSAValue, SSAValue] = dict(zip(args, new_block.args))
     bind_results(results, new_block.args[len(args):], new_block, buffers)
     layers = layer_names(fn)
+    resident_seen: set[str] = set()
     for kernel in [o for o in ops if isinstance(o, rapid_tile.KernelOp) or o in hosts]:
         if kernel in hosts:
             lower_host_op(kernel, layers[kernel], new_block, buffers)
@@ -135,7 +136,8 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
                 scratch.buffer.name_hint = ssa_name(layer if len(outs) == 1 else f"{layer}_out{j}")
                 new_block.add_op(scratch)
                 buffers[out] = scratch.buffer
-        new_block.add_op(_lower_kernel(kernel, [*operands, *(buffers[out] for out in outs)], machine))
+        resident = _resident(kernel, operands, fn, resident_seen)
+        new_block.add_op(_lower_kernel(kernel, [*operands, *(buffers[out] for out in outs)], machine, resident))
     new_block.add_op(func.ReturnOp())
     new_fn = func.FuncOp(fn.sym_name.data, ([*arg_types, *out_types], []), Region(new_block))
     new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in names])
@@ -168,8 +170,31 @@ def _device_buffer(value: SSAValue, kernel, i: int, block: Block, buffers: dict)
     return glob.buffer
 
 
-def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
-    """The rapid_mem kernel of one rapid_tile kernel on its DRAM buffers."""
+def _resident(kernel, operands: list[SSAValue], fn: func.FuncOp, seen: set[str]) -> tuple[str, bool] | None:
+    """(key, loads it) for a kernel whose mapping keeps its weight in LX
+    (`mapping/residency.py`): the key names the function, the weight's DRAM global and
+    the mapping; the first kernel of a key in program order loads the weight."""
+    import hashlib
+
+    mapping = kernel.mapping.mapping
+    if not mapping.resident:
+        return None
+    weight = operands[1] if len(operands) > 1 else None
+    while weight is not None and isinstance(weight.owner, M.ViewOp):
+        weight = weight.owner.source
+    if weight is None or not isinstance(weight.owner, M.GlobalOp):
+        _fail(kernel.layer.data, f"resident({','.join(mapping.resident)}): the weight must be an nn.weight "
+                                 "or nn.constant (a DRAM global no kernel writes)")
+    digest = hashlib.sha1(mapping.to_text().encode()).hexdigest()[:8]
+    key = f"{fn.sym_name.data}/{weight.owner.sym_name.data}/{digest}"
+    load = key not in seen
+    seen.add(key)
+    return key, load
+
+
+def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str, bool] | None = None) -> M.KernelOp:
+    """The rapid_mem kernel of one rapid_tile kernel on its DRAM buffers (`resident`:
+    see `_resident`)."""
     body_ops = list(kernel.body.block.ops)
     work = body_ops[0]
     layer = kernel.layer.data
@@ -187,11 +212,11 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine) -> M.KernelOp:
     if isinstance(work, nn.Conv2DOp):
         from rapid_mlir.transforms.conv_lowering import conv_kernel
 
-        return conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue)
+        return conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue, resident)
     m, k = kernel.inputs[0].type.get_shape()
     n = kernel.outputs[0].type.get_shape()[1]
     trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
-    return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue, trans_b)
+    return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue, trans_b, resident)
 
 
 def _epilogue(work, fused: list, layer: str):
@@ -248,9 +273,9 @@ def _check_matmul(op, layer: str) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine, epilogue: str,
-            trans_b: bool = False) -> M.KernelOp:
+            trans_b: bool = False, resident: tuple[str, bool] | None = None) -> M.KernelOp:
     """The rapid_mem kernel of a matrix product (`mpe_lowering.py`, with convolutions in
     `conv_lowering.py`)."""
     from rapid_mlir.transforms.mpe_lowering import matmul_kernel
 
-    return matmul_kernel(layer, mapping, mnk, args, machine, epilogue, trans_b)
+    return matmul_kernel(layer, mapping, mnk, args, machine, epilogue, trans_b, resident)

@@ -228,6 +228,8 @@ class MpePlan:
         self.l0 = {d: mapping.l0.get(d, 1) for d in dims}
         self.order = tuple(mapping.order) if sorted(mapping.order) == sorted(dims) else tuple(dims)
         self.double_buffer = mapping.double_buffer
+        self.resident: dict[str, tuple[str, bool]] = {}
+        """Operand -> (key, loads it): a weight kept in LX across kernels (`keep_resident`)."""
         self._check_order()
         self.regions = self._regions()
         self.cores = max(r.cores[1] for r in self.regions) + 1
@@ -239,6 +241,15 @@ class MpePlan:
             lone = sum(1 for r in self.regions if r.cores == region.cores) == 1
             region.queue = 0 if lone else region.corelet
             region.store_queue = 1 if lone and machine.dma_queues >= 2 else region.queue
+
+    def keep_resident(self, operand: str, key: str, load: bool) -> MpePlan:
+        """Keeps `operand` (loaded once per corelet) in LX under `key` across the kernels
+        that share it (`mapping/residency.py`): this kernel loads it when `load`, else
+        finds it where an earlier kernel with the same key left it."""
+        if operand not in self.operands:
+            fail(self.layer, f"resident: the layer has no operand {operand}")
+        self.resident[operand] = (key, load)
+        return self
 
     def _split(self, split: dict[str, int], clause: str) -> tuple[str | None, int]:
         parts = {d: p for d, p in split.items() if p > 1}
@@ -451,7 +462,16 @@ class MpeEmitter:
         ready = self.add(self.block, M.ReadyOp.build(result_types=[M.TokenType()])).token
         st = dict.fromkeys(self.keys, ready)
         self.cur: dict[str, tuple[int, SSAValue]] = {}
+        for op, (key, _) in self.p.resident.items():
+            if op not in self.inputs or self.load_level[op] >= 0:
+                fail(self.p.layer, f"resident: operand {op} is not loaded once by every corelet (an LX "
+                                   "loop steps through it), so it cannot stay in LX across kernels")
+            self.lx[op][0].owner.resident = StringAttr(f"{key}/corelet{self.r.corelet}/cores"
+                                                       f"{self.r.cores[0]}-{self.r.cores[1]}")
         for op in [o for o in self.inputs if self.load_level[o] < 0]:  # loaded once
+            if op in self.p.resident and not self.p.resident[op][1]:
+                self.cur[op] = (0, ready)  # an earlier kernel left it in LX
+                continue
             token = self._dma(self.block, self.lx[op][0], *self._load_pair(op), [])
             self.cur[op] = (0, token)
             (self.pending_sfu if op == self.BIAS else self.pending_mpe).append(token)
@@ -763,12 +783,15 @@ class MatmulEmitter(MpeEmitter):
 
 
 def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], machine, epilogue: Epilogue,
-                  trans_b: bool = False) -> M.KernelOp:
-    """The rapid_mem kernel of a matrix product on DRAM buffers (a, b[, bias], c)."""
+                  trans_b: bool = False, resident: tuple[str, bool] | None = None) -> M.KernelOp:
+    """The rapid_mem kernel of a matrix product on DRAM buffers (a, b[, bias], c);
+    `resident` = (key, loads it) keeps b in LX across kernels (`MpePlan.keep_resident`)."""
     m, n, k = mnk
     operands = {"a": ("m", "k"), "b": ("k", "n"), "bias": ("n",)}
     plan = MpePlan(layer, mapping, {"b": 1, "m": m, "n": n, "k": k}, ("k",), operands, {}, machine,
                    ("m",), ("n",), ("k",), ring=("k",))
+    if resident is not None:
+        plan.keep_resident("b", *resident)
     names = ["a", "b", "bias"][:len(buffers) - 1]
 
     def make(region, block, args):

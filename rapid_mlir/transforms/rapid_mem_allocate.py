@@ -6,8 +6,13 @@ Every `rapid_mem.alloc` without an offset gets one: LX buffers are packed per ke
 from the start of the scratchpad, each aligned to a DMA stick; ACC buffers per corelet
 from the start of its accumulator. A kernel that needs more than a space holds fails
 with a message naming the layer, the space, the bytes needed and the bytes available.
-(Liveness-based reuse and keeping a layer's output in LX for the next layer come with
-whole-network lowering.)
+
+Resident buffers (`rapid_mem.alloc resident "key"`, a weight kept in LX across kernels:
+`mapping/residency.py`) are placed first, module-wide: every key's buffers get one
+offset at the top of LX, reserved from the first kernel (in program order) that has the
+key to the last, keys whose spans overlap below each other; every kernel in a span packs
+its other buffers below the reserved region. (Liveness-based reuse and keeping a
+layer's output in LX for the next layer come with whole-network lowering.)
 """
 
 from __future__ import annotations
@@ -50,15 +55,18 @@ class RapidMemAllocatePass(ModulePass):
             machine = load_machine(self.machine)
         except MachineError as e:
             raise PassFailedException(f"rapid-mem-allocate: {e}") from None
-        for kernel in [k for k in op.walk() if isinstance(k, KernelOp)]:
-            self._allocate(kernel, machine)
+        kernels = [k for k in op.walk() if isinstance(k, KernelOp)]
+        tops = _place_resident(kernels, machine)
+        for i, kernel in enumerate(kernels):
+            self._allocate(kernel, machine, tops[i])
 
-    def _allocate(self, kernel: KernelOp, machine) -> None:
+    def _allocate(self, kernel: KernelOp, machine, lx_top: int) -> None:
         next_free: dict[object, int] = {}
-        limits = {MemSpace.LX: machine.lx_bytes, MemSpace.ACC: machine.acc_bytes}
+        limits = {MemSpace.LX: lx_top, MemSpace.ACC: machine.acc_bytes}
         allocs = [a for a in kernel.walk() if isinstance(a, AllocOp)]
         # Corelet regions restricted to some cores (`cores F to L`) run on other cores than
         # their siblings: each range packs its buffers on its own, after those every core has.
+        allocs = [a for a in allocs if a.resident is None]  # placed by _place_resident
         ranged = [a for a in allocs if _corelet(a) is not None and _corelet(a).core_range() is not None]
         for alloc in [a for a in allocs if a not in ranged] + ranged:
             typ = alloc.buffer.type
@@ -77,9 +85,47 @@ class RapidMemAllocatePass(ModulePass):
             next_free[key] = max(next_free.get(key, 0), start + size)
             if next_free[key] > limits[space]:
                 where = "LX" if space is MemSpace.LX else f"ACC of corelet {key[1]}"
+                kept = ""
+                if space is MemSpace.LX and lx_top < machine.lx_bytes:
+                    where, kept = "LX", f" ({machine.lx_bytes - lx_top} bytes of it hold resident weights)"
                 raise PassFailedException(
                     f"rapid-mem-allocate: layer '{kernel.layer.data}': buffers need {next_free[key]} bytes "
-                    f"of {where} but it holds {limits[space]} bytes")
+                    f"of {where} but it holds {limits[space]} bytes{kept}")
+
+
+def _place_resident(kernels: list[KernelOp], machine) -> list[int]:
+    """Gives every resident key's buffers one offset (module docstring); returns, per
+    kernel, the LX bytes below the regions reserved across it."""
+    spans: dict[str, list] = {}  # key -> [first kernel, last kernel, bytes, allocs]
+    for i, kernel in enumerate(kernels):
+        for alloc in kernel.walk():
+            if isinstance(alloc, AllocOp) and alloc.resident is not None:
+                key, size = alloc.resident.data, buffer_bytes(alloc.buffer.type)
+                span = spans.setdefault(key, [i, i, size, []])
+                if span[2] != size:
+                    raise PassFailedException(
+                        f"rapid-mem-allocate: layer '{kernel.layer.data}': the resident buffer \"{key}\" has "
+                        f"{size} bytes but an earlier kernel's has {span[2]}")
+                span[1] = i
+                span[3].append(alloc)
+    placed: list[tuple[int, int, int, int]] = []  # (first, last, start, end)
+    tops = [machine.lx_bytes] * len(kernels)
+    for key, (first, last, size, allocs) in spans.items():
+        end = machine.lx_bytes
+        for f, l_, start, _ in sorted(placed, key=lambda p: -p[2]):
+            if f <= last and first <= l_:
+                end = min(end, start)
+        start = (end - size) // machine.stick_bytes * machine.stick_bytes
+        if start < 0:
+            raise PassFailedException(
+                f"rapid-mem-allocate: the resident buffer \"{key}\" ({size} bytes) does not fit LX "
+                f"({machine.lx_bytes} bytes) next to the resident buffers reserved with it")
+        placed.append((first, last, start, end))
+        for alloc in allocs:
+            alloc.offset = IntegerAttr(start, i64)
+        for i in range(first, last + 1):
+            tops[i] = min(tops[i], start)
+    return tops
 
 
 def _corelet(op) -> CoreletOp | None:

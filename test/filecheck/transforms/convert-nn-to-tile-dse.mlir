@@ -7,7 +7,7 @@
 // RUN: echo '{"conv1": {"cores": {}, "corelets": {"oh": 2}, "rows": ["oh", "ow"], "cols": ["oc"], "simd": ["ic"], "order": ["n", "g", "oc", "oh", "ow", "ic", "kh", "kw"], "lx": {"n": 1, "g": 1, "oc": 32, "oh": 7, "ow": 14, "ic": 8, "kh": 3, "kw": 3}, "l0": {"oh": 4, "ow": 14, "oc": 32, "ic": 8}, "double_buffer": true}}' > %t.pin1.json
 // RUN: echo '{"conv1": {"cores": {}, "corelets": {"oh": 2}, "rows": ["oh", "ow"], "cols": ["oc"], "simd": ["ic"], "order": ["n", "g", "oc", "oh", "ow", "ic", "kh", "kw"], "lx": {"n": 1, "g": 1, "oc": 32, "oh": 7, "ow": 14, "ic": 8, "kh": 3, "kw": 3}, "l0": {"oh": 4, "ow": 14, "oc": 32, "ic": 8}, "double_buffer": true}, "huge": {"rows": ["oh", "ow"], "cols": ["oc"], "simd": ["ic"], "order": ["n", "g", "oc", "oh", "ow", "ic", "kh", "kw"], "lx": {"n": 1, "g": 1, "oc": 1, "oh": 1, "ow": 1, "ic": 1, "kh": 200, "kw": 200}, "l0": {"oh": 1, "ow": 1, "oc": 1, "ic": 1}}}' > %t.pin.json
 // RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-1c strategy=dse search-stats=true mapping-file="%t.pin.json"}' 2>&1 | filecheck %s
-// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-4c dump-mappings="%t.json"}' > %t.fixed.mlir
+// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed dump-mappings="%t.json"}' > %t.fixed.mlir
 // RUN: filecheck %s --input-file %t.json --check-prefix=DUMP
 // RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-4c strategy=dse mapping-file="%t.json" search-stats=true budget=0.5}' > %t.pinned.mlir 2> %t.stats
 // RUN: diff %t.fixed.mlir %t.pinned.mlir

@@ -1,8 +1,8 @@
 // convert-nn-to-tile: matrix-engine layers become kernels with mappings (a relu that only
 // consumes the layer joins it as its epilogue); the rest stays nn.
-// RUN: rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine=rapid-4c}' | filecheck %s
-// RUN: rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/layers.json"}' | filecheck %s --check-prefix=PINNED
-// RUN: not rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine="%inputs/tiny-lx.toml"}' 2>&1 | filecheck %s --check-prefix=NOFIT
+// RUN: rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed}' | filecheck %s
+// RUN: rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/layers.json"}' | filecheck %s --check-prefix=PINNED
+// RUN: not rapid-opt %s --split-input-file -p 'convert-nn-to-tile{machine="%inputs/tiny-lx.toml" strategy=fixed}' 2>&1 | filecheck %s --check-prefix=NOFIT
 // RUN: not rapid-opt %s --split-input-file -p 'convert-nn-to-tile{strategy=magic}' 2>&1 | filecheck %s --check-prefix=STRATEGY
 
 func.func @conv(%x: tensor<1x8x14x14xf32>, %w: tensor<32x8x3x3xf32>) -> tensor<1x32x14x14xf32> {

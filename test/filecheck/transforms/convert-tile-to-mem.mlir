@@ -1,9 +1,9 @@
 // convert-tile-to-mem: a matrix-product kernel becomes a rapid_mem kernel on DRAM buffers.
-// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-1c},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s
-// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=RAGGED
-// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=REDUCTION
-// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c},convert-mem-to-isa{machine=rapid-4c}' -t rasm | filecheck %s --check-prefix=RING-ISA
-// RUN: rapid-opt %inputs/ic-split-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/ic-split-conv.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=CONV-RING
+// RUN: rapid-opt %s -p 'convert-nn-to-tile{machine=rapid-1c strategy=fixed},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s
+// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=RAGGED
+// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=REDUCTION
+// RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c},convert-mem-to-isa{machine=rapid-4c}' -t rasm | filecheck %s --check-prefix=RING-ISA
+// RUN: rapid-opt %inputs/ic-split-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/ic-split-conv.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=CONV-RING
 
 func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn.name = "B"}) -> (tensor<16x10xf32> {nn.name = "C"}) {
   %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x10xf32>) -> tensor<16x10xf32>

@@ -253,7 +253,8 @@ def test_fixed_mappings_dump_too(tmp_path):
     src = tmp_path / "mm.mlir"
     src.write_text(MM)
     dumped = tmp_path / "maps.json"
-    assert rapidc([str(src), "--emit", "tile", "--machine", "rapid-1c", "--dump-mappings", str(dumped)]) == 0
+    assert rapidc([str(src), "--emit", "tile", "--machine", "rapid-1c", "--mapping", "fixed",
+                   "--dump-mappings", str(dumped)]) == 0
     maps = load_mapping_file(dumped)
     assert list(maps) == ["mm", "sigmoid_0"]
     assert maps["mm"] == fixed_mapping(P.matmul("mm", 1, 24, 20, 40), load_machine("rapid-1c"))

@@ -178,6 +178,20 @@ func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
 
 // -----
 
+// a resident buffer that is not in LX
+func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
+  rapid_mem.kernel "k" cores 2 corelets 2 (%A) : !rapid_mem.buffer<64x64xf16, dram> {
+  ^bb0(%a: !rapid_mem.buffer<64x64xf16, dram>):
+    rapid_mem.corelet 0 {
+      %l = rapid_mem.alloc resident "w" : !rapid_mem.buffer<4xf32, acc>
+    }
+  }
+  func.return
+}
+// CHECK: rapid_mem.alloc: resident "w" is for LX buffers, found a acc buffer
+
+// -----
+
 // an access with no dimensions
 func.func @f(%A: !rapid_mem.buffer<64x64xf16, dram>) {
   rapid_mem.kernel "k" cores 2 corelets 2 (%A) : !rapid_mem.buffer<64x64xf16, dram> {

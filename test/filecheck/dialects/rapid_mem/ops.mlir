@@ -8,6 +8,7 @@ func.func @f(%A: !rapid_mem.buffer<64x256xf16, dram>, %B: !rapid_mem.buffer<256x
     %la = rapid_mem.alloc : !rapid_mem.buffer<64x256xf16, lx>
     %lb = rapid_mem.alloc at 32768 : !rapid_mem.buffer<256x64xf16, lx>
     %lc = rapid_mem.alloc : !rapid_mem.buffer<64x64xf32, lx>
+    %lw = rapid_mem.alloc at 65536 resident "main/w/0/corelet0" : !rapid_mem.buffer<16x16xf16, lx>
     %t0 = rapid_mem.dma queue 0 %la <offset 0, dims {64:256, 256:1}>, %a <offset 0, dims {64:256, 256:1}> after() : !rapid_mem.buffer<64x256xf16, lx>, !rapid_mem.buffer<64x256xf16, dram>
     %t1 = rapid_mem.dma queue 0 %lb <offset 0, dims {256:64, 64:1}>, %b <offset 0, dims {256:64, 64:1}> after() : !rapid_mem.buffer<256x64xf16, lx>, !rapid_mem.buffer<256x64xf16, dram>
     rapid_mem.corelet 0 {
@@ -30,6 +31,7 @@ func.func @f(%A: !rapid_mem.buffer<64x256xf16, dram>, %B: !rapid_mem.buffer<256x
 // CHECK-NEXT:       %la = rapid_mem.alloc : !rapid_mem.buffer<64x256xf16, lx>
 // CHECK-NEXT:       %lb = rapid_mem.alloc at 32768 : !rapid_mem.buffer<256x64xf16, lx>
 // CHECK-NEXT:       %lc = rapid_mem.alloc : !rapid_mem.buffer<64x64xf32, lx>
+// CHECK-NEXT:       %lw = rapid_mem.alloc at 65536 resident "main/w/0/corelet0" : !rapid_mem.buffer<16x16xf16, lx>
 // CHECK-NEXT:       %t0 = rapid_mem.dma queue 0 %la <offset 0, dims {64:256, 256:1}>, %a <offset 0, dims {64:256, 256:1}> after() : !rapid_mem.buffer<64x256xf16, lx>, !rapid_mem.buffer<64x256xf16, dram>
 // CHECK-NEXT:       %t1 = rapid_mem.dma queue 0 %lb <offset 0, dims {256:64, 64:1}>, %b <offset 0, dims {256:64, 64:1}> after() : !rapid_mem.buffer<256x64xf16, lx>, !rapid_mem.buffer<256x64xf16, dram>
 // CHECK-NEXT:       rapid_mem.corelet 0 {

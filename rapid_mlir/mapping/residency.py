@@ -1,0 +1,117 @@
+"""Weights kept in LX across kernels: the cross-layer decision of the `dse` strategy.
+
+Several layers can read the same weight tensor: a recurrent layer's steps (`decompose-rnn`
+writes one `gemm(h_t, R^T)` per time step, all reading R), or a layer a model applies
+twice. Each layer is its own kernel and, without help, reloads the weight from DRAM
+every time; at batch 1 that reload is the whole cost of an LSTM step.
+
+A mapping with `resident(rhs)` (matmul) or `resident(weight)` (conv2d) keeps that
+operand in LX from the first kernel that reads it to the last, when the kernels read the
+same weight under the same mapping:
+
+- the operand must be *loaded once* by every corelet: no LX loop over a dim indexing it
+  (`loads_once`), so its LX tile is the corelet's whole share;
+- the first kernel loads it, the others find it in place (`convert-tile-to-mem`), in a
+  region `rapid-mem-allocate` reserves at the top of LX for the whole span of kernels
+  (`reserved_bytes` per core), so no kernel in between overwrites it;
+- the cost model (`rapid_mlir.cost.predict`) of a resident mapping leaves the load out:
+  it is the cost of every kernel but the first.
+
+`convert-nn-to-tile{strategy=dse}` decides: for a group of `count` layers with the same
+weight and loop nest it compares the best ordinary mapping (`count` times its cost)
+with the best resident one (the first kernel's cost plus `count - 1` times the resident
+cost), within `MAX_RESERVED_FRACTION` of LX, and checks every kernel in the span still
+fits next to the reserved bytes (else the group stays ordinary).
+"""
+
+from __future__ import annotations
+
+from rapid_mlir.mapping.mapping import Mapping, MappingError
+from rapid_mlir.mapping.problem import Problem
+
+WEIGHT_OPERAND = {"matmul": "rhs", "conv2d": "weight"}
+"""The operand `resident(...)` may name, per layer kind."""
+
+LOWERING_NAME = {"rhs": "b", "weight": "weight"}
+"""The same operands as the lowering (`mpe_lowering.py`) and the cost model name them."""
+
+MAX_RESERVED_FRACTION = 0.5
+"""The most of a core's LX the dse strategy reserves for resident weights of one group."""
+
+
+def lowering_names(mapping: Mapping) -> frozenset[str]:
+    """The resident operands as the lowering and the cost model name them."""
+    return frozenset(LOWERING_NAME.get(op, op) for op in mapping.resident)
+
+
+def _operand_dims(problem: Problem, operand: str) -> tuple[str, ...]:
+    return next(op.dims for op in problem.operands if op.name == operand)
+
+
+def loads_once(problem: Problem, mapping: Mapping, operand: str) -> bool:
+    """True when every corelet holds its whole share of `operand` in one LX tile (no LX
+    step along a dim indexing it), so it loads it once per kernel."""
+    from rapid_mlir.cost.schedule import corelet_regions
+
+    dims = _operand_dims(problem, operand)
+    for _, _, _, sizes in corelet_regions(problem, mapping):
+        if any(mapping.lx.get(d, 1) < sizes[d] for d in dims):
+            return False
+    return True
+
+
+def reserved_bytes(problem: Problem, mapping: Mapping, machine) -> int:
+    """LX bytes per core the resident operands take (every corelet's tile, each aligned
+    to a DMA stick as the allocator places it); the largest over the cores."""
+    from rapid_mlir.cost.schedule import corelet_regions
+
+    per_core: dict[int, int] = {}
+    for core, _, _, sizes in corelet_regions(problem, mapping):
+        for operand in mapping.resident:
+            elements = 1
+            for d in _operand_dims(problem, operand):
+                elements *= min(mapping.lx.get(d, 1), max(sizes[d], 1))
+            stick = machine.stick_bytes
+            per_core[core] = per_core.get(core, 0) + -(-elements * 2 // stick) * stick
+    return max(per_core.values(), default=0)
+
+
+def check_resident(problem: Problem, mapping: Mapping) -> None:
+    """Rejects a `resident(...)` clause the lowering cannot honour, naming the layer."""
+    where = f"layer '{problem.layer}'"
+    for operand in mapping.resident:
+        if WEIGHT_OPERAND.get(problem.kind) != operand:
+            allowed = WEIGHT_OPERAND.get(problem.kind)
+            raise MappingError(f"{where}: resident({operand}): only the weight operand "
+                               f"({allowed or 'none for a ' + problem.kind + ' layer'}) can stay in LX")
+        if set(mapping.cores) & set(problem.reduction) and any(
+                mapping.cores[d] > 1 for d in problem.reduction if d in mapping.cores):
+            raise MappingError(f"{where}: resident({operand}) with a reduction split over cores (a ring "
+                               "reduction) is not lowered")
+        if not loads_once(problem, mapping, operand):
+            dims = ", ".join(f"lx({d}={mapping.lx.get(d, 1)})" for d in _operand_dims(problem, operand))
+            raise MappingError(f"{where}: resident({operand}) needs every corelet to hold its whole share "
+                               f"of {operand} in one LX tile, but {dims} step through it")
+
+
+def group_mapping(problem: Problem, machine, count: int, ordinary: Mapping, cost, budget: float,
+                  cache: dict | None = None, stats: list | None = None) -> Mapping:
+    """The mapping of `count` layers that read one weight with the same loop nest:
+    `ordinary` (the best mapping of one of them), or the best resident mapping when the
+    first kernel's cost plus `count - 1` times the resident cost is lower than `count`
+    times the ordinary cost. The resident search's result goes to `stats`."""
+    from dataclasses import replace
+
+    from rapid_mlir.mapping import dse
+
+    operand = WEIGHT_OPERAND[problem.kind]
+    result = dse.cached_search(problem, machine, cost, budget, cache, resident=(operand,))
+    if result.best is None:
+        return ordinary
+    if stats is not None:
+        stats.append(replace(result, layer=f"{result.layer} (resident {operand}, {count} layers)"))
+    follower = result.best_cost if result.best_cost is not None else cost(problem, result.best, machine)
+    leader = cost(problem, replace(result.best, resident=()), machine)
+    if leader + (count - 1) * follower < count * cost(problem, ordinary, machine):
+        return result.best
+    return ordinary
