@@ -22,7 +22,8 @@ tile is ragged: a peeled step with its own sizes).
 
 conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
 
-- cores split oc, g, oh (candidates in that order); corelets split oh, oc.
+- cores split oc, g, oh (candidates in that order); corelets split oh, oc, over at most
+  `dma_queues` corelets (each moves its tiles through its own DMA queue).
 - `rows(oh,ow) cols(oc) simd(ic)`: an instruction computes output pixels x output
   channels, summing over input channels; kh and kw are looped over as shifted GEMMs
   accumulating into ACC, n and g are looped over.
@@ -42,7 +43,7 @@ conv2d (dims n, g, oc, oh, ow, ic, kh, kw):
 
 matmul (dims b, m, n, k):
 
-- cores split n, m; corelets split m, n.
+- cores split n, m; corelets split m, n (at most `dma_queues` corelets).
 - `rows(m) cols(n) simd(k)`; `l0(m) = tile(E(m), 64)`, `l0(n) = tile(E(n), 64)`,
   `l0(k) = tile(E(k), 128)`, then halved to fit L0 as for conv2d.
 - lx: `b = 1`; for a factor f of 4, then 2, then 1: `m = min(E(m), f * l0(m))`,
@@ -117,7 +118,7 @@ def _conv2d(problem: Problem, machine: Machine) -> Mapping:
     dims = problem.dims
     cores = _split(dims, ("oc", "g", "oh"), machine.cores)
     core_extent = {d: -(-e // cores.get(d, 1)) for d, e in dims.items()}
-    corelets = _split(core_extent, ("oh", "oc"), machine.corelets_per_core)
+    corelets = _split(core_extent, ("oh", "oc"), min(machine.corelets_per_core, machine.dma_queues))
     base = Mapping(cores=cores, corelets=corelets, rows=("oh", "ow"), cols=("oc",), simd=("ic",),
                    order=("n", "g", "oc", "oh", "ow", "ic", "kh", "kw"))
     extent = {d: base.per_corelet_extent(problem, d) for d in dims}
@@ -147,7 +148,7 @@ def _matmul(problem: Problem, machine: Machine) -> Mapping:
     dims = problem.dims
     cores = _split(dims, ("n", "m"), machine.cores)
     core_extent = {d: -(-e // cores.get(d, 1)) for d, e in dims.items()}
-    corelets = _split(core_extent, ("m", "n"), machine.corelets_per_core)
+    corelets = _split(core_extent, ("m", "n"), min(machine.corelets_per_core, machine.dma_queues))
     base = Mapping(cores=cores, corelets=corelets, rows=("m",), cols=("n",), simd=("k",),
                    order=("b", "m", "n", "k"))
     extent = {d: base.per_corelet_extent(problem, d) for d in dims}

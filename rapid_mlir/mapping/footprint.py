@@ -180,6 +180,10 @@ def check_fits(problem: Problem, mapping: Mapping, machine: Machine) -> Footprin
         raise MappingError(f"{where}: corelets({_kv(mapping.corelets)}) splits a core's work "
                            f"into {fp.corelet_parts} parts but a core of machine "
                            f"'{machine.name}' has {machine.corelets_per_core} corelets")
+    if fp.corelet_parts > max(1, machine.dma_queues):
+        raise MappingError(f"{where}: corelets({_kv(mapping.corelets)}) splits a core's work into "
+                           f"{fp.corelet_parts} parts but each corelet needs a DMA queue of its own and "
+                           f"machine '{machine.name}' has {machine.dma_queues}")
     rows, cols, simd = (_l0_text(mapping, d) for d in (mapping.rows, mapping.cols, mapping.simd))
     if fp.l0_a_bytes > machine.l0_a_bytes:
         raise MappingError(f"{where}: the MPE A tile ({fp.mpe_m}x{fp.mpe_k} f16: rows {rows} x "

@@ -154,9 +154,6 @@ def check_legal(problem: Problem, mapping: Mapping, machine: Machine) -> None:
     """Raises the MappingError of the first check `mapping` fails."""
     mapping.validate(problem)
     check_fits(problem, mapping, machine)
-    if math.prod(mapping.corelets.values()) > max(1, machine.dma_queues):
-        raise MappingError(f"layer '{problem.layer}': corelets(...) uses more corelets than the "
-                           f"{machine.dma_queues} DMA queues (one each)")
 
 
 # Helpers ---------------------------------------------------------------------------------

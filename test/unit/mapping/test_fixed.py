@@ -229,3 +229,19 @@ def test_unknown_kind():
     problem = P.Problem("pool", "maxpool", {"n": 1}, (), ())
     with pytest.raises(MappingError, match="layer 'pool': no fixed mapping for a maxpool layer"):
         fixed_mapping(problem, PRESETS["rapid-1c"])
+
+
+def test_corelets_never_outnumber_the_dma_queues():
+    """Each corelet moves its tiles through a DMA queue of its own: on a machine with more
+    corelets than queues, fixed splits over as many corelets as queues, and check_fits
+    (which every strategy and every pinned mapping goes through) rejects more."""
+    machine = replace(PRESETS["rapid-4c"], corelets_per_core=4, dma_queues=2)
+    for problem in (conv("c", 64, 56, 56, 64, 3), P.matmul("mm", 1, 256, 256, 256)):
+        mapping = fixed_mapping(problem, machine)
+        assert math.prod(mapping.corelets.values()) == 2
+        check_fits(problem, mapping, machine)
+    problem = conv("c", 64, 56, 56, 64, 3)
+    four = replace(fixed_mapping(problem, machine), corelets={"oh": 4})
+    with pytest.raises(MappingError, match=r"layer 'c': corelets\(oh=4\) splits a core's work into 4 parts but "
+                                           r"each corelet needs a DMA queue of its own and machine 'rapid-4c' has 2"):
+        check_fits(problem, four, machine)
