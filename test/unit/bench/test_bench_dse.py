@@ -41,4 +41,8 @@ def test_layer_table():
     conv = next(line for line in lines if line.startswith("/conv1/Conv"))
     fraction = float(conv.split()[3].rstrip("%")) / 100
     assert 0 < fraction <= 1
-    assert lines[-1].endswith("matrix layers within 15% of their roofline bound")
+    assert lines[-2].endswith("matrix layers within 15% of their roofline bound")
+    floor, factor = lines[-1].split(" cycles")[0].split()[-1], lines[-1].split()[-3]
+    assert lines[-1].startswith("per-layer floor: ") and factor.endswith("x")
+    cycles = int(lines[0].split(": ")[1].split()[0].replace(",", ""))
+    assert 0 < int(floor.replace(",", "")) <= cycles and float(factor[:-1]) >= 1.0
