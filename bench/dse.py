@@ -24,7 +24,8 @@ layer at its bound, the other layers and host calls as they ran: the most any pe
 mapping search can reach; with `--strategies fixed`, fixed cycles over the floor are the
 largest speed-up such a search can give): for every matrix layer, its cycles
 against its own roofline bound (its MACs at the peak rate, or its compulsory bytes, each
-operand once in fp16, at the DRAM bandwidth), and for the layers further than 15% from
+operand once in fp16 -- a weight kept in LX across layers only in the first --, at the
+DRAM bandwidth), and for the layers further than 15% from
 it, the explanation the emulator's profile gives (the busiest engine: MPE busy, DMA
 busy with few bytes, i.e. transfer latency, or SFU); the other layers (SFU and DMA
 kernels) with their cycles and bound.
@@ -141,7 +142,8 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
     from rapid_mlir.pipeline import compile_module, nn_stage
     from rapid_mlir.runtime import load
     from rapid_mlir.runtime.profile import layer_profile
-    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem
+    from rapid_mlir.mapping.mapping import Mapping
+    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem, weight_operand
 
     machine = load_machine(machine_name)
     model = zoo.build(name, size, seed=0, batch=batch)
@@ -152,9 +154,17 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
         store.save(weights)
         staged = module.clone()
         nn_stage(staged, machine_name, weights, tmp)
-        problems = {layer: p for fn in defined_functions(staged) for op, layer in layer_names(fn).items()
-                    if (p := layer_problem(op, layer)) is not None and p.kind in ("conv2d", "matmul")}
-        program = compile_module(module, machine_name, weights=weights, strategy=strategy)
+        problems, weight_of = {}, {}
+        for fn in defined_functions(staged):
+            for op, layer in layer_names(fn).items():
+                p = layer_problem(op, layer)
+                if p is not None and p.kind in ("conv2d", "matmul"):
+                    problems[layer], weight_of[layer] = p, weight_operand(op)
+        dumped = Path(tmp) / "mappings.json"
+        program = compile_module(module, machine_name, weights=weights, strategy=strategy,
+                                 dump_mappings=str(dumped))
+        mappings = {name: Mapping.from_dict(m) for name, m in json.loads(dumped.read_text()).items()}
+    loaded: set = set()  # weights kept in LX: the first layer of a group loads them, the others do not
     result = load(program).run(feeds, check_races=False, trace=True)
     profile = layer_profile(result.trace_events, load(program).machine)
     print(f"{name} ({size}, batch {batch}) on {machine_name}, {strategy}: {result.cycles:,} cycles")
@@ -168,7 +178,14 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
             print(f"{lp.layer[:33]:<34}{lp.cycles:>11,}{'-':>11}{'-':>9}  {lp.bound}-bound SFU/DMA layer "
                   f"(SFU busy {lp.sfu_busy:.0%}, DMA busy {lp.dma_busy:.0%})")
             continue
-        bound = max(lp.macs / machine.peak_macs_per_cycle, compulsory_bytes(p) / machine.dram_bytes_per_cycle)
+        resident = ()
+        mapping = mappings.get(lp.layer)
+        if mapping is not None and mapping.resident:
+            key = (weight_of[lp.layer], mapping.to_text())
+            resident = mapping.resident if key in loaded else ()
+            loaded.add(key)
+        bound = max(lp.macs / machine.peak_macs_per_cycle,
+                    compulsory_bytes(p, resident) / machine.dram_bytes_per_cycle)
         fraction = bound / lp.cycles
         floor += min(bound, lp.cycles)
         total += 1

@@ -46,12 +46,14 @@ def graph_passes(weights: str | None = None, weights_out: str | None = None) -> 
 
 
 def passes(machine: str, mapping_file: str | None = None, weights: str | None = None,
-           weights_out: str | None = None, optimize: bool = True, strategy: str = DEFAULT_STRATEGY) -> list[ModulePass]:
+           weights_out: str | None = None, optimize: bool = True, strategy: str = DEFAULT_STRATEGY,
+           dump_mappings: str | None = None) -> list[ModulePass]:
     """The pipeline's passes, in order, for a machine preset or file. `weights` is the
     module's weight file; with `weights_out`, `fold-constants` writes the weights of the
     optimised module there and the later passes read them from it. `optimize=False`
     leaves out the graph optimisations. `strategy` chooses the mappings of the layers
-    `mapping_file` does not pin (`convert-nn-to-tile`'s strategies)."""
+    `mapping_file` does not pin (`convert-nn-to-tile`'s strategies); `dump_mappings`
+    names a JSON file for every layer's mapping."""
     from rapid_mlir.transforms.convert_mem_to_isa import ConvertMemToIsaPass
     from rapid_mlir.transforms.convert_nn_to_tile import ConvertNnToTilePass
     from rapid_mlir.transforms.convert_tile_to_mem import ConvertTileToMemPass
@@ -64,7 +66,8 @@ def passes(machine: str, mapping_file: str | None = None, weights: str | None = 
     graph = graph_passes(weights, weights_out) if optimize else []
     final_weights = weights_out if optimize and weights_out is not None else weights
     return graph + [DecomposeRnnPass(), LegalizeNnPass(),
-                    ConvertNnToTilePass(machine=machine, strategy=strategy, mapping_file=mapping_file),
+                    ConvertNnToTilePass(machine=machine, strategy=strategy, mapping_file=mapping_file,
+                                        dump_mappings=dump_mappings),
                     ConvertTileToMemPass(machine=machine), RapidMemAllocatePass(machine=machine),
                     ConvertMemToIsaPass(machine=machine, weights=final_weights)]
 
@@ -93,13 +96,15 @@ def nn_stage(module: ModuleOp, machine: str, weights: str | None = None, workdir
 
 
 def compile_module(module: ModuleOp, machine: str = "rapid-4c", mapping_file: str | None = None,
-                   weights: str | None = None, optimize: bool = True, strategy: str = DEFAULT_STRATEGY) -> Program:
+                   weights: str | None = None, optimize: bool = True, strategy: str = DEFAULT_STRATEGY,
+                   dump_mappings: str | None = None) -> Program:
     """Lowers an `nn` module in place to `rapid_isa` and returns its program; `weights`
     is the module's weight file (for its `nn.weight` ops). The weights of the optimised
-    module live in a temporary file while the passes run; the program holds their bytes."""
+    module live in a temporary file while the passes run; the program holds their bytes.
+    `dump_mappings`: write every layer's mapping there (the mapping-file form)."""
     with tempfile.TemporaryDirectory(prefix="rapid-compile-") as tmp:
         folded = str(Path(tmp) / "folded.npz")
-        run_passes(module, passes(machine, mapping_file, weights, folded, optimize, strategy))
+        run_passes(module, passes(machine, mapping_file, weights, folded, optimize, strategy, dump_mappings))
         program = module_to_program(module)
     if any(seg.source == folded for seg in program.data):
         _forget_temporary_weights(module, program, folded, weights)
