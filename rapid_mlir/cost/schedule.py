@@ -19,7 +19,8 @@ What it mirrors of the lowering:
 - An operand loads at the innermost stepped level over a dim indexing it (once, first,
   when none does); its slot is the step index mod 2 when double-buffered.
 - L0 tiles over the output dims; per tile one MPE per reduction step (conv: kh x kw x
-  ic tiles), then, at the last LX reduction step, the SFU epilogue (bias add and/or
+  ic tiles; with `simd(kw,ic)` kh instructions of k = kw x ic), then, at the last LX
+  reduction step, the SFU epilogue (bias add and/or
   activation, one or two instructions) and one store; with one ACC tile (the reduction
   in one LX step) the next tile's first MPE waits for the epilogue; the first epilogue of
   an LX tile waits for the previous LX tile's last store.
@@ -259,6 +260,8 @@ class _Builder:
     def reduction_tiles(self) -> list[int]:
         """The k of each MPE instruction of one L0 output tile."""
         k = tiles(self.at[self.lay.reduction][1], self.l0[self.lay.reduction])
+        if self.p.kind == "conv2d" and "kw" in self.m.simd:  # simd(kw,ic): one instruction per kernel row
+            return [self.p.dims["kw"] * self.at["ic"][1]] * self.p.dims["kh"]
         if self.p.kind == "conv2d":
             return k * (self.p.dims["kh"] * self.p.dims["kw"])
         return k

@@ -12,10 +12,12 @@
    (`ceil(E / ceil(E / W))` non-empty parts) and the largest divisor of E up to W (an
    even split, no code of its own for the last core). Corelets: at most
    `min(corelets_per_core, dma_queues)` (each corelet needs a DMA queue of its own).
-2. **Spatial mapping**: `rows(oh,ow) cols(oc) simd(ic)` for conv2d, `rows(m) cols(n)
-   simd(k)` for matmul, the only assignments the lowering lowers (others fail in
-   `convert-tile-to-mem` with "only rows(oh,ow) cols(oc) simd(ic) mappings are lowered
-   yet"), so they are not a choice yet.
+2. **Spatial mapping** (`spatial_options`): `rows(oh,ow) cols(oc) simd(ic)` for conv2d,
+   `rows(m) cols(n) simd(k)` for matmul; and for a conv with fewer input channels than
+   SIMD lanes (a stem conv), kernel width > 1 and width dilation 1, also `rows(oh,ow)
+   cols(oc) simd(kw,ic)`: the kernel's columns join the channels in the lanes
+   (`conv_lowering.py`), with `kw` and `ic` whole in L0 and LX and `ic` never split.
+   These are the assignments the lowering lowers (others fail in `convert-tile-to-mem`).
 3. **L0 tiles** (one MPE instruction), from one corelet's extent E of each dim and the
    lanes it feeds (`mpe_rows`, `mpe_cols`, `mpe_simd`): the multiples of the lanes that
    are powers of two times the lanes or divisors of E, and E itself, up to
@@ -71,7 +73,8 @@ CORELET_DIMS = {"conv2d": ("oh", "oc", "ow", "n", "g"), "matmul": ("m", "n")}
 """Dims split over a core's corelets (never a reduction dim)."""
 
 SPATIAL = {"conv2d": (("oh", "ow"), ("oc",), ("ic",)), "matmul": (("m",), ("n",), ("k",))}
-"""rows, cols, simd: the one spatial mapping the lowering lowers per kind."""
+"""rows, cols, simd: the spatial mapping the lowering lowers for every layer of a kind
+(`spatial_options` adds `simd(kw,ic)` for convs with few channels)."""
 
 ORDER = {"conv2d": ("n", "g", "oc", "oh", "ow", "ic", "kh", "kw"), "matmul": ("b", "m", "n", "k")}
 """The canonical loop order (output dims outermost, then the reduction)."""
@@ -93,22 +96,40 @@ def candidates(problem: Problem, machine: Machine) -> Iterator[Mapping]:
     if problem.kind not in KINDS:
         raise MappingError(f"layer '{problem.layer}': no mapping space for a {problem.kind} layer "
                            "(a search keeps the fixed mapping of vector and copy layers)")
-    rows, cols, simd = SPATIAL[problem.kind]
     # The fixed strategy's mapping comes first: a search never does worse than the
     # baseline by its own cost model, and keeps it on ties (the earlier candidate wins).
     fixed = _fixed(problem, machine)
     if fixed is not None:
         yield fixed
-    for cores, corelets in split_options(problem, machine):
-        base = Mapping(cores=cores, corelets=corelets, rows=rows, cols=cols, simd=simd,
-                       order=ORDER[problem.kind])
-        extent = {d: base.per_corelet_extent(problem, d) for d in problem.dims}
-        for l0 in _l0_options(problem, machine, base, extent):
-            for lx in _lx_options(problem, extent, l0):
-                for order in _orders(problem, extent, lx):
-                    found = _buffered(problem, machine, replace(base, l0=l0, lx=lx, order=order))
-                    if found is not None and found != fixed:
-                        yield found
+    for rows, cols, simd in spatial_options(problem, machine):
+        for cores, corelets in split_options(problem, machine):
+            if len(simd) > 1 and "ic" in cores:
+                continue  # simd(kw,ic) keeps ic whole
+            base = Mapping(cores=cores, corelets=corelets, rows=rows, cols=cols, simd=simd,
+                           order=ORDER[problem.kind])
+            extent = {d: base.per_corelet_extent(problem, d) for d in problem.dims}
+            for l0 in _l0_options(problem, machine, base, extent):
+                for lx in _lx_options(problem, extent, l0, whole=simd if len(simd) > 1 else ()):
+                    for order in _orders(problem, extent, lx):
+                        found = _buffered(problem, machine, replace(base, l0=l0, lx=lx, order=order))
+                        if found is not None and found != fixed:
+                            yield found
+
+
+def spatial_options(problem: Problem, machine: Machine) -> list[tuple[tuple[str, ...], ...]]:
+    """(rows, cols, simd) assignments the lowering lowers for `problem` (module docstring)."""
+    options = [SPATIAL[problem.kind]]
+    if problem.kind == "conv2d" and folds_kernel_width(problem, machine):
+        options.append((("oh", "ow"), ("oc",), ("kw", "ic")))
+    return options
+
+
+def folds_kernel_width(problem: Problem, machine: Machine) -> bool:
+    """True when `simd(kw,ic)` is offered: fewer channels than lanes, a kernel wider than
+    one column, width dilation 1, and kw x ic within `L0_LANE_FACTOR` times the lanes."""
+    d = problem.dims
+    return (d["ic"] < machine.mpe_simd and d["kw"] > 1 and problem.params.get("dil_w", 1) == 1
+            and d["kw"] * d["ic"] <= L0_LANE_FACTOR * machine.mpe_simd)
 
 
 def space_size(problem: Problem, machine: Machine) -> int:
@@ -207,6 +228,8 @@ def _best(options: list[dict[str, int]], dims: tuple[str, ...], lanes: int) -> l
 def _group_options(problem: Problem, extent: dict[str, int], dims: tuple[str, ...], lanes: int,
                    ) -> list[dict[str, int]]:
     cap = L0_LANE_FACTOR * lanes
+    if dims == ("kw", "ic"):  # the kernel's columns and the channels, whole
+        return [{"kw": extent["kw"], "ic": extent["ic"]}]
     if len(dims) == 1:
         return [{dims[0]: s} for s in _sizes(extent[dims[0]], lanes, cap)[:L0_CHOICES]]
     outer, inner = dims  # conv rows: (oh, ow)
@@ -247,11 +270,12 @@ def _lx_sizes(extent: int, tile: int) -> list[int]:
     return sorted(out)
 
 
-def _lx_options(problem: Problem, extent: dict[str, int], l0: dict[str, int]) -> Iterator[dict[str, int]]:
+def _lx_options(problem: Problem, extent: dict[str, int], l0: dict[str, int],
+                whole: tuple[str, ...] = ()) -> Iterator[dict[str, int]]:
     dims = list(problem.dims)
     choices = []
     for d in dims:
-        if d in WHOLE_DIMS:
+        if d in WHOLE_DIMS or d in whole:
             choices.append([extent[d]])
         elif d in UNIT_DIMS[problem.kind]:
             choices.append([1])

@@ -22,7 +22,15 @@ are the convolution's layouts:
   L0 tile (ACC `[oh][ow][oc]`) to its place, and the tile is stored from there.
 - `lx(ic) < ic`: the partial sums of the output tile stay in ACC across the LX `ic` steps.
 
-Supported mappings: `rows(oh,ow) cols(oc) simd(ic)`; one dim split over cores and one
+**Kernel columns in the SIMD lanes** (`simd(kw,ic)`, for few input channels: a stem
+conv's 3 channels fill 3 of the 8 lanes): the input tile is loaded as `[rows][cols][ic]`
+(channels innermost; the DMA reorders) and the weight as `[oc][kh][kw][ic]`, so that for
+one kernel row `kh` the `kw x ic` products of an output pixel are one contiguous run of
+the tile: the MPE's k is `kw * ic`, one instruction per `kh` instead of one per
+`(kh, kw)`. Needs dilation 1 along the width, `ic` and `kw` whole in LX and L0, and no
+`ic` split over cores.
+
+Supported mappings: `rows(oh,ow) cols(oc) simd(ic)` or `simd(kw,ic)`; one dim split over cores and one
 (not a reduction dim) over corelets, evenly or not; any LX and L0 tiles with `kh`, `kw`
 whole and `lx(n) = lx(g) = 1`. A split of `ic` over cores (batch 1, one group) is
 combined over the ring (`ring_reduction.py`): each core's L0 tiles leave ACC as f32
@@ -49,6 +57,20 @@ from rapid_mlir.transforms.mpe_lowering import (
 )
 
 
+def _check_folded(layer: str, mapping: Mapping, plan: MpePlan, dims: dict[str, int], dw: int) -> None:
+    """The limits of simd(kw,ic) (module docstring)."""
+    if dw != 1:
+        fail(layer, f"simd(kw,ic) needs dilation 1 along the width (found {dw}): the kernel columns of a "
+                    "pixel must be adjacent in the input tile")
+    if plan.core_dim == "ic" or plan.corelet_dim == "ic":
+        fail(layer, "simd(kw,ic) with ic split over cores or corelets is not lowered")
+    for clause in ("lx", "l0"):
+        for d in ("kw", "ic"):
+            if getattr(mapping, clause).get(d, 1) != dims[d]:
+                fail(layer, f"simd(kw,ic) needs {clause}({d}) = {dims[d]} (the whole extent), found "
+                            f"{clause}({d}={getattr(mapping, clause).get(d, 1)})")
+
+
 class ConvEmitter(MpeEmitter):
     """One region's convolution code."""
 
@@ -58,6 +80,7 @@ class ConvEmitter(MpeEmitter):
 
     def __init__(self, *args, op: nn.Conv2DOp):
         super().__init__(*args)
+        self.folded = "kw" in self.p.mapping.simd  # simd(kw,ic): layouts [rows][cols][ic], [oc][kh][kw][ic]
         self.N, self.C, self.H, self.W = op.input.type.get_shape()
         self.O, self.IC, self.KH, self.KW = op.weight.type.get_shape()
         _, _, self.OH, self.OW = op.output.type.get_shape()
@@ -70,11 +93,16 @@ class ConvEmitter(MpeEmitter):
 
     def lx_shape(self, op: str) -> tuple[int, ...]:
         t = self.tile
+        if self.folded:
+            return {"input": (self.rows, self.cols, t["ic"]), "weight": (t["oc"], self.KH, self.KW, t["ic"]),
+                    "bias": (t["oc"],)}[op]
         return {"input": (t["ic"], self.rows, self.cols), "weight": (t["oc"], t["ic"], self.KH, self.KW),
                 "bias": (t["oc"],)}[op]
 
     def load(self, op: str):
         at = self.at
+        if self.folded and op != "bias":
+            return self._load_folded(op)
         if op == "input":
             oh, ow, ic = at["oh"], at["ow"], at["ic"]
             rows, cols = self.win_h.rows(oh.size), self.win_w.rows(ow.size)
@@ -96,7 +124,32 @@ class ConvEmitter(MpeEmitter):
         src = access(((oc.size, self.IC * khw), (ic.size * khw, 1)), channel * (self.IC * khw) + ic.start * khw)
         return src, access(((oc.size, self.tile["ic"] * khw), (ic.size * khw, 1)))
 
+    def _load_folded(self, op: str):
+        """simd(kw,ic): the input window as [rows][cols][ic], the weight as [oc][kh][kw][ic]."""
+        at, hw, khw = self.at, self.H * self.W, self.KH * self.KW
+        ic = at["ic"]
+        if op == "input":
+            oh, ow = at["oh"], at["ow"]
+            rows, cols = self.win_h.rows(oh.size), self.win_w.rows(ow.size)
+            (plo, phi), (clo, chi) = oh.pads, ow.pads
+            offset = (at["n"].start * self.C + at["g"].start * self.IC + ic.start) * hw
+            offset += (oh.start * self.sh + (plo - self.pt)) * self.W + ow.start * self.sw + (clo - self.pl)
+            if plo + phi == rows or clo + chi == cols:
+                offset = Aff()  # all padding: nothing is read
+            src = access(((rows, self.W), (cols, 1), (ic.size, hw)), offset,
+                         pads=((plo, phi), (clo, chi), (0, 0)))
+            tic = self.tile["ic"]
+            return src, access(((rows, self.cols * tic), (cols, tic), (ic.size, 1)))
+        oc = at["oc"]
+        channel = at["g"].start * self.OCG + oc.start
+        src = access(((oc.size, self.IC * khw), (self.KH, self.KW), (self.KW, 1), (ic.size, khw)),
+                     channel * (self.IC * khw) + ic.start * khw)
+        tic = self.tile["ic"]
+        return src, access(((oc.size, khw * tic), (self.KH, self.KW * tic), (self.KW, tic), (ic.size, 1)))
+
     def reduction_steps(self) -> list:
+        if self.folded:  # one instruction per kernel row: k = kw x ic
+            return [(kh, 0, 0, self.at["ic"].size) for kh in range(self.KH)]
         size, tic = self.at["ic"].size, self.t0["ic"]
         return [(kh, kw, ic0, min(tic, size - ic0))
                 for kh in range(self.KH) for kw in range(self.KW) for ic0 in range(0, size, tic)]
@@ -105,6 +158,13 @@ class ConvEmitter(MpeEmitter):
         kh, kw, ic0, tic = step
         (_, toh), (_, tow), (_, toc) = self.at0["oh"], self.at0["ow"], self.at0["oc"]
         plane, khw = self.rows * self.cols, self.KH * self.KW
+        if self.folded:
+            t = self.tile["ic"]
+            a = access(((toh, self.sh * self.cols * t), (tow, self.sw * t), (self.KW * t, 1)),
+                       ((self.rel("oh") * self.sh + kh * self.dh) * self.cols + self.rel("ow") * self.sw) * t)
+            b = access(((self.KW * t, 1), (toc, khw * t)), self.rel("oc") * (khw * t) + kh * self.KW * t)
+            t0w, t0c = self.t0["ow"], self.t0["oc"]
+            return access(((toh, t0w * t0c), (tow, t0c), (toc, 1)), acc_offset), a, b
         a = access(((toh, self.sh * self.cols), (tow, self.sw), (tic, plane)),
                    (self.rel("oh") * self.sh + kh * self.dh) * self.cols + self.rel("ow") * self.sw
                    + (ic0 * plane + kw * self.dw))
@@ -167,7 +227,9 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
     operands = {"input": ("n", "g", "ic", "oh", "ow"), "weight": ("g", "oc", "ic"), "bias": ("g", "oc")}
     windows = {"oh": Window(h, sh, dh, kh, pt), "ow": Window(w, sw, dw, kw, pl)}
     plan = MpePlan(layer, mapping, dims, ("ic", "kh", "kw"), operands, windows, machine,
-                   ("oh", "ow"), ("oc",), ("ic",), ring=("ic",))
+                   ("oh", "ow"), ("oc",), [("ic",), ("kw", "ic")], ring=("ic",))
+    if "kw" in mapping.simd:
+        _check_folded(layer, mapping, plan, dims, dw)
     if resident is not None:
         plan.keep_resident("weight", *resident)
     names = ["input", "weight", "bias"][:len(buffers) - 1]

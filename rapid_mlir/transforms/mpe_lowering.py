@@ -215,13 +215,15 @@ class MpePlan:
 
     def __init__(self, layer: str, mapping: Mapping, dims: dict[str, int], reduction: tuple[str, ...],
                  operands: dict[str, tuple[str, ...]], windows: dict[str, Window], machine,
-                 rows: tuple[str, ...], cols: tuple[str, ...], simd: tuple[str, ...], ring: tuple[str, ...] = ()):
+                 rows: tuple[str, ...], cols: tuple[str, ...], simd: tuple[str, ...] | list[tuple[str, ...]],
+                 ring: tuple[str, ...] = ()):
         self.layer, self.mapping, self.dims, self.reduction = layer, mapping, dims, reduction
         self.ring = ring  # reduction dims whose core split the caller combines (ring_reduction.py)
         self.operands, self.windows, self.machine = operands, windows, machine
-        if (mapping.rows, mapping.cols, mapping.simd) != (rows, cols, simd):
-            fail(layer, f"only rows({','.join(rows)}) cols({','.join(cols)}) simd({','.join(simd)}) "
-                        "mappings are lowered yet")
+        simds = simd if isinstance(simd, list) else [simd]  # the SIMD assignments the caller lowers
+        if (mapping.rows, mapping.cols) != (rows, cols) or mapping.simd not in simds:
+            fail(layer, f"only rows({','.join(rows)}) cols({','.join(cols)}) "
+                        f"{' or '.join('simd(' + ','.join(s_) + ')' for s_ in simds)} mappings are lowered yet")
         self.core_dim, self.core_parts = self._split(mapping.cores, "cores")
         self.corelet_dim, self.corelet_parts = self._split(mapping.corelets, "corelets")
         self.lx = {d: mapping.lx.get(d, 1) for d in dims}

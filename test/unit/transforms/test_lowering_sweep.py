@@ -3,8 +3,9 @@ run on the emulator (race and deadlock checks on) against the reference interpre
 
 Shapes are drawn across strides, padding, dilation, groups, batch, kernel sizes, bias,
 odd and prime extents (7, 13, 17, 31: ragged tiles, uneven core and corelet shares) and
-the three machine presets, with the fixed strategy's mappings; every case must lower and
-match. Tolerance: fp16 storage of inputs and outputs, fp32 accumulation: 2% of the
+the three machine presets, with the fixed strategy's mappings (chunks 0 and 1) and the dse
+strategy's (chunks 2 and 3: its spatial mappings, e.g. `simd(kw,ic)` for few channels,
+and its tilings); every case must lower and match. Tolerance: fp16 storage of inputs and outputs, fp32 accumulation: 2% of the
 output's scale.
 """
 
@@ -57,8 +58,9 @@ def test_random_layers_compile_and_match(chunk):
         machine = rnd.choice(["rapid-1c", "rapid-4c", "rapid-32c"])
         inputs = random_inputs(signature(find_entry(parse_module(text))), trial)
         expected = run(parse_module(text), inputs)["y"]
-        program = compile_module(parse_module(text), machine)   # every case lowers
+        strategy = "fixed" if chunk < 2 else "dse"
+        program = compile_module(parse_module(text), machine, strategy=strategy)   # every case lowers
         result = load(program).run(inputs, check_races=True)
         scale = float(np.abs(expected).max()) + 1.0
         np.testing.assert_allclose(result.outputs["y"], expected, rtol=0, atol=0.02 * scale,
-                                   err_msg=f"{machine}\n{text}")
+                                   err_msg=f"{machine} {strategy}\n{text}")
