@@ -6,7 +6,8 @@
 For every distinct conv2d / matmul layer of the zoo networks (the layers `convert-nn-to-tile`
 sees after the nn stage, de-duplicated by problem shape, bias and activation), takes the
 fixed mapping plus `--candidates` variants (`fuzz.mappings.variant_of`: random, serial,
-small-tiles; duplicates dropped), and for each predicts the cycles and emulates a
+small-tiles; duplicates dropped; for convs with few input channels also two `simd(kw,ic)`
+candidates of the dse space), and for each predicts the cycles and emulates a
 one-layer program compiled with that mapping pinned (`cost.harness`). The one-layer
 program has nothing but the layer: its few cycles of start and end (`li`s, `halt`) are in
 the model (2 scalar cycles).
@@ -67,12 +68,19 @@ def _act(op) -> str:
 
 
 def candidates(problem, machine, count: int, rng):
-    """The fixed mapping and up to `count` distinct variants."""
+    """The fixed mapping and up to `count` distinct variants; for a conv the dse space
+    offers `simd(kw,ic)` (few input channels), also two such candidates of the space."""
+    import itertools
+
     from rapid_mlir.fuzz.mappings import variant_of
+    from rapid_mlir.mapping import space
     from rapid_mlir.mapping.fixed import fixed_mapping
 
     fixed = fixed_mapping(problem, machine)
     out = [fixed]
+    if len(space.spatial_options(problem, machine)) > 1:
+        folded = (m for m in space.candidates(problem, machine) if "kw" in m.simd)
+        out += list(itertools.islice(folded, 2))
     kinds = ["serial", "small-tiles"] + ["random"] * (4 * count)
     for kind in kinds:
         if len(out) > count:
