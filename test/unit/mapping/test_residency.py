@@ -185,3 +185,14 @@ def test_overlapping_groups_that_do_not_fit_fail_when_pinned_and_are_dropped_by_
     kept = {tuple(m.get("resident", ())) for name, m in json.loads(dump.read_text()).items() if ".rec" in name}
     assert len([m for name, m in json.loads(dump.read_text()).items() if m.get("resident")]) <= 3
     assert kept <= {("rhs",), ()}
+
+
+def test_dumped_resident_mappings_feed_back_to_the_same_program(tmp_path):
+    from rapid_mlir.tools.rapidc import main as rapidc
+
+    src = _write(tmp_path, 4)
+    dump, first, again = tmp_path / "maps.json", tmp_path / "a.rbin", tmp_path / "b.rbin"
+    assert rapidc([str(src), "-o", str(first), "--dump-mappings", str(dump)]) == 0
+    assert any(m.get("resident") for m in json.loads(dump.read_text()).values())
+    assert rapidc([str(src), "-o", str(again), "--mapping", str(dump)]) == 0
+    assert first.read_bytes() == again.read_bytes()
