@@ -196,3 +196,46 @@ def test_dumped_resident_mappings_feed_back_to_the_same_program(tmp_path):
     assert any(m.get("resident") for m in json.loads(dump.read_text()).values())
     assert rapidc([str(src), "-o", str(again), "--mapping", str(dump)]) == 0
     assert first.read_bytes() == again.read_bytes()
+
+
+def test_a_conv_weight_kept_in_lx_runs_right(tmp_path):
+    """Three convolutions reading one weight, pinned resident(weight): only the first loads it."""
+    from rapid_mlir.dialects import nn
+    from rapid_mlir.frontend.builder import GraphBuilder
+    from rapid_mlir.ir_io import module_text, parse_module
+    from rapid_mlir.mapping import space
+    from rapid_mlir.pipeline import compile_module
+    from rapid_mlir.reference.interpreter import run
+    from rapid_mlir.reference.signature import find_entry, random_inputs, signature
+    from rapid_mlir.runtime import load
+
+    g = GraphBuilder()
+    x = g.input("x", [1, 8, 10, 10])
+    w = g.constant("w", np.random.default_rng(1).standard_normal((8, 8, 3, 3)).astype(np.float32) / 8)
+    for i in range(3):
+        x = g.add(nn.ReluOp(g.add(nn.Conv2DOp(x, w, None, pads=(1, 1, 1, 1)), f"conv{i}")))
+    g.output("y", x)
+    module, weights = g.finish("w.npz")
+    weights.save(tmp_path / "w.npz")
+    text = module_text(module)
+    problem, machine = P.conv2d("conv0", (1, 8, 10, 10), (8, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1), \
+        load_machine("rapid-4c")
+    mapping = dse.search(problem, machine, resident=("weight",)).best
+    assert mapping.resident == ("weight",) and space.is_legal(problem, mapping, machine)
+    pin = tmp_path / "pin.json"
+    pin.write_text(json.dumps({f"conv{i}": mapping.to_dict() for i in range(3)}))
+    src = tmp_path / "convs.mlir"
+    src.write_text(text)
+    mem, _ = _compile(src, tmp_path, "--mapping", str(pin))
+    loads = [line for line in mem.splitlines()
+             if "rapid_mem.dma" in line and "!rapid_mem.buffer<8x8x3x3xf16, dram>" in line]
+    regions = {line.split('resident "')[1].split('"')[0] for line in mem.splitlines() if 'resident "' in line}
+    assert len(loads) == len(regions) > 0  # the first conv's corelets load it, the others do not
+    from rapid_mlir.weights import WeightStore
+
+    inputs = random_inputs(signature(find_entry(parse_module(text))), 2)
+    expected = run(parse_module(text), inputs, WeightStore.load(tmp_path / "w.npz"))["y"]
+    lowered = parse_module(text)
+    program = compile_module(lowered, "rapid-4c", str(pin), str(tmp_path / "w.npz"), strategy="fixed")
+    result = load(program).run(inputs, check_races=True)
+    np.testing.assert_allclose(result.outputs["y"], expected, rtol=0, atol=0.02 * (float(np.abs(expected).max()) + 1))
