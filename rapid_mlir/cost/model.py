@@ -71,10 +71,12 @@ class Prediction:
 
 
 def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = True,
-            act: bool = True, _reference: bool = False) -> Prediction:
+            act: bool = True, _reference: bool = False, prefetch_bytes: int = 0) -> Prediction:
     """The predicted cycles of `problem` under `mapping` on `machine`: a conv2d or matmul
     (the MPE's layers); `bias` and `act` say whether the epilogue adds a bias and then
-    applies an activation (two SFU instructions per output tile) or does one of them.
+    applies an activation (two SFU instructions per output tile) or does one of them;
+    `prefetch_bytes`: each core's corelet 0 also loads that many bytes of the next
+    kernel's weight, first on its store queue (a `prefetch` mapping, `residency.py`).
 
     Corelets whose regions have equal sizes and padding (`schedule.region_key`) and equal
     queue sharing run equal schedules: each distinct one is built and compiled once, and
@@ -82,7 +84,7 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
     arithmetic as `_predict_reference` (the plain per-corelet path, kept for the tests),
     with bit-identical results."""
     if _reference:
-        return _predict_reference(problem, mapping, machine, bias, act)
+        return _predict_reference(problem, mapping, machine, bias, act, prefetch_bytes)
     if problem.kind not in MPE_KINDS:
         raise ValueError(f"layer '{problem.layer}': predict models conv2d and matmul, not {problem.kind}")
     regions = corelet_regions(problem, mapping)
@@ -99,11 +101,13 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
         else:
             queues = (f"dma{j}", f"dma{j}")
         shared = queues[0] == queues[1]
-        key = (region_key(problem, mapping, origin, sizes), shared)
+        prefetch = prefetch_bytes if j == 0 else 0
+        key = (region_key(problem, mapping, origin, sizes), shared, prefetch)
         w = built.get(key)
         if w is None:
             slots = (QUEUE_SLOTS[0], QUEUE_SLOTS[0]) if shared else QUEUE_SLOTS
-            ops = FastBuilder(problem, mapping, machine, origin, sizes, slots, bias and not ring_dims, act).build()
+            ops = FastBuilder(problem, mapping, machine, origin, sizes, slots, bias and not ring_dims, act,
+                              prefetch).build()
             if ring_dims:  # partial sums leave ACC by one SFU copy each, with no store
                 ops = _partial_sums_only(ops)
             w = built[key] = Compiled(ops, sync)
@@ -140,7 +144,7 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
 
 
 def _predict_reference(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = True,
-                       act: bool = True) -> Prediction:
+                       act: bool = True, prefetch_bytes: int = 0) -> Prediction:
     """`predict` the plain way: every corelet's schedule built and timed on its own."""
     if problem.kind not in MPE_KINDS:
         raise ValueError(f"layer '{problem.layer}': predict models conv2d and matmul, not {problem.kind}")
@@ -152,7 +156,7 @@ def _predict_reference(problem: Problem, mapping: Mapping, machine: Machine, bia
     works = []
     for c, j, origin, sizes in regions:
         ops = corelet_work(problem, mapping, machine, origin, sizes, per_core[c] == 1, j,
-                           bias and not ring_dims, act)
+                           bias and not ring_dims, act, prefetch_bytes if j == 0 else 0)
         if ring_dims:  # partial sums leave ACC by one SFU copy each, with no store
             ops = _partial_sums_only(ops)
         works.append((c, ops))

@@ -27,7 +27,8 @@ What it mirrors of the lowering:
 - Queues: a lone corelet loads on queue 0 and stores on queue 1; two corelets each use
   their own queue for both.
 - A `resident(...)` weight (`mapping/residency.py`) is not loaded: an earlier kernel left
-  it in LX.
+  it in LX. A `prefetch` mapping's corelet 0 first loads the next kernel's weight on its
+  store queue (`predict(prefetch_bytes=...)`).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class _Builder:
     """Builds one corelet's operation list (see the module docstring)."""
 
     def __init__(self, problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict,
-                 queues: tuple[str, str], bias: bool, act: bool):
+                 queues: tuple[str, str], bias: bool, act: bool, prefetch: int = 0):
         self.p, self.m, self.mc = problem, mapping, machine
         self.lay = layout(problem)
         self.origin, self.sizes = origin, sizes
@@ -167,6 +168,7 @@ class _Builder:
         self.pending_sfu: list[int] = []
         self.last_mpe = self.last_sfu = self.last_store = None
         self.red_first = self.red_last = True
+        self.prefetch = prefetch  # bytes of the next kernel's weight this corelet loads first
 
     def add(self, op: Op) -> int:
         op.deps = [d for d in op.deps if d is not None]
@@ -194,6 +196,8 @@ class _Builder:
     # -- the loop nest -------------------------------------------------------------------
 
     def build(self) -> list[Op]:
+        if self.prefetch:  # the next kernel's weight, first on the store queue (`mapping.prefetch`)
+            self.add(Op(self.store_q, LOAD, self.mc.dram_latency_cycles, self.prefetch, []))
         resident = lowering_names(self.m)
         for op, lvl in self.load_level.items():
             if lvl < 0 and op not in resident:  # a resident weight is in LX already
@@ -406,13 +410,14 @@ class FastBuilder(_Builder):
 
 
 def corelet_work(problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict, lone: bool,
-                 corelet: int, bias: bool = True, act: bool = True) -> list[Op]:
-    """The operations of one corelet, in program order (module docstring)."""
+                 corelet: int, bias: bool = True, act: bool = True, prefetch: int = 0) -> list[Op]:
+    """The operations of one corelet, in program order (module docstring); `prefetch`:
+    bytes of the next kernel's weight it loads first on its store queue."""
     if lone:
         queues = ("dma0", "dma1" if machine.dma_queues >= 2 else "dma0")
     else:
         queues = (f"dma{corelet}", f"dma{corelet}")
-    return _Builder(problem, mapping, machine, origin, sizes, queues, bias, act).build()
+    return _Builder(problem, mapping, machine, origin, sizes, queues, bias, act, prefetch).build()
 
 
 @dataclass

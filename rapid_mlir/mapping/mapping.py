@@ -19,6 +19,8 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
   corelet loads whole once, stays in LX from the first kernel of the layers that share
   it (the same weight under the same mapping, e.g. a recurrent layer's steps) to the
   last; only the first loads it (`mapping/residency.py`).
+- `prefetch` (optional): during this kernel, load the resident weight of the next kernel
+  (the first of its group), so that its load overlaps this kernel's work.
 
 The JSON form is the same fields as an object (`to_json` / `from_json`); a mapping file
 maps layer names to such objects.
@@ -49,6 +51,7 @@ class Mapping:
     l0: dict[str, int] = field(default_factory=dict)
     double_buffer: bool = True
     resident: tuple[str, ...] = ()
+    prefetch: bool = False
 
     # -- text ------------------------------------------------------------------------------
 
@@ -64,6 +67,8 @@ class Mapping:
             parts.append("double_buffer")
         if self.resident:
             parts.append(f"resident({','.join(self.resident)})")
+        if self.prefetch:
+            parts.append("prefetch")
         return " ".join(parts)
 
     @staticmethod
@@ -84,15 +89,15 @@ class Mapping:
             seen.add(name)
             if name in ("cores", "corelets", "lx", "l0", "rows", "cols", "simd", "order", "resident") and body is None:
                 raise MappingError(f"mapping text: clause '{name}' needs a list in parentheses")
-            if name == "double_buffer" and body is None:
-                fields["double_buffer"] = True
+            if name in ("double_buffer", "prefetch") and body is None:
+                fields[name] = True
             elif name in ("cores", "corelets", "lx", "l0") and body is not None:
                 fields[name] = _parse_kv(name, body)
             elif name in ("rows", "cols", "simd", "order", "resident") and body is not None:
                 fields[name] = tuple(d.strip() for d in body.split(",") if d.strip())
             else:
                 raise MappingError(f"mapping text: unknown clause '{name}' (expected cores, corelets, "
-                                   "rows, cols, simd, order, lx, l0, double_buffer or resident)")
+                                   "rows, cols, simd, order, lx, l0, double_buffer, resident or prefetch)")
         return Mapping(**fields)  # type: ignore[arg-type]
 
     # -- JSON ------------------------------------------------------------------------------
@@ -103,6 +108,8 @@ class Mapping:
                "lx": dict(self.lx), "l0": dict(self.l0), "double_buffer": self.double_buffer}
         if self.resident:
             out["resident"] = list(self.resident)
+        if self.prefetch:
+            out["prefetch"] = True
         return out
 
     @staticmethod
@@ -127,7 +134,7 @@ class Mapping:
                 out[key] = tuple(value)
             else:
                 if not isinstance(value, bool):
-                    raise MappingError(f"{where}: 'double_buffer' must be true or false")
+                    raise MappingError(f"{where}: '{key}' must be true or false")
                 out[key] = value
         return Mapping(**out)  # type: ignore[arg-type]
 

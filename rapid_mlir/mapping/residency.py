@@ -26,6 +26,8 @@ fits next to the reserved bytes (else the group stays ordinary).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rapid_mlir.mapping.mapping import Mapping, MappingError
 from rapid_mlir.mapping.problem import Problem
 
@@ -95,23 +97,102 @@ def check_resident(problem: Problem, mapping: Mapping) -> None:
 
 
 def group_mapping(problem: Problem, machine, count: int, ordinary: Mapping, cost, budget: float,
-                  cache: dict | None = None, stats: list | None = None) -> Mapping:
-    """The mapping of `count` layers that read one weight with the same loop nest:
-    `ordinary` (the best mapping of one of them), or the best resident mapping when the
-    first kernel's cost plus `count - 1` times the resident cost is lower than `count`
-    times the ordinary cost. The resident search's result goes to `stats`."""
+                  cache: dict | None = None, stats: list | None = None,
+                  loader: tuple[Problem, Mapping] | None = None) -> tuple[Mapping, bool]:
+    """The mapping of `count` layers that read one weight with the same loop nest, and
+    whether the kernel before the first of them (`loader`: its problem and mapping; it
+    must be able to, `can_prefetch`) loads the weight. The cheapest of:
+
+    - `ordinary` (the best mapping of one of them), `count` times its cost;
+    - the best resident mapping, loaded by the first layer: the first kernel's ordinary
+      cost plus `count - 1` times the resident cost (only when `count > 1`);
+    - the same, prefetched by `loader`: what the prefetch adds to the loader's predicted
+      cycles plus `count` times the resident cost.
+
+    The resident search's result goes to `stats`."""
     from dataclasses import replace
 
+    from rapid_mlir.cost import predict
     from rapid_mlir.mapping import dse
 
     operand = WEIGHT_OPERAND[problem.kind]
-    result = dse.cached_search(problem, machine, cost, budget, cache, resident=(operand,))
+    if count == 1 and not _prefetch_may_pay(problem, machine, ordinary, cost, loader):
+        return ordinary, False
+    # Each resident candidate is charged its weight load, shared by the group's layers.
+    result = dse.cached_search(problem, machine, Amortized(cost, count), budget, cache, resident=(operand,))
     if result.best is None:
-        return ordinary
+        return ordinary, False
     if stats is not None:
         stats.append(replace(result, layer=f"{result.layer} (resident {operand}, {count} layers)"))
-    follower = result.best_cost if result.best_cost is not None else cost(problem, result.best, machine)
-    leader = cost(problem, replace(result.best, resident=()), machine)
-    if leader + (count - 1) * follower < count * cost(problem, ordinary, machine):
-        return result.best
-    return ordinary
+    follower = cost(problem, result.best, machine)
+    options = [(count * cost(problem, ordinary, machine), 0, ordinary, False)]
+    if count > 1:
+        leader = cost(problem, replace(result.best, resident=()), machine)
+        options.append((leader + (count - 1) * follower, 1, result.best, False))
+    if loader is not None and can_prefetch(*loader, problem, result.best):
+        lp, lm = loader
+        extra = (predict(lp, lm, machine, prefetch_bytes=reserved_bytes(problem, result.best, machine)).cycles
+                 - predict(lp, lm, machine).cycles)
+        options.append((extra + count * follower, 2, result.best, True))
+    _, _, mapping, prefetched = min(options, key=lambda o: o[:2])
+    return mapping, prefetched
+
+
+@dataclass(frozen=True)
+class Amortized:
+    """The cost of a resident candidate plus its weight load (every core's share at the
+    chip's DRAM bandwidth) divided among the `count` layers of its group: the resident
+    search's objective (a value, so identical searches share `dse.cached_search`)."""
+
+    cost: object
+    count: int
+
+    def __call__(self, problem: Problem, mapping: Mapping, machine) -> float:
+        return (self.cost(problem, mapping, machine)
+                + load_bytes(problem, mapping) / machine.dram_bytes_per_cycle / self.count)
+
+
+def load_bytes(problem: Problem, mapping: Mapping) -> int:
+    """DRAM bytes of the resident operands' loads, over every corelet of every core."""
+    from rapid_mlir.cost.schedule import corelet_regions
+
+    total = 0
+    for _, _, _, sizes in corelet_regions(problem, mapping):
+        for operand in mapping.resident:
+            elements = 1
+            for d in _operand_dims(problem, operand):
+                elements *= min(mapping.lx.get(d, 1), max(sizes[d], 1))
+            total += 2 * elements
+    return total
+
+
+def _prefetch_may_pay(problem: Problem, machine, ordinary: Mapping, cost, loader) -> bool:
+    """A cheap screen before the resident search of a single layer: a loader exists, and
+    the time its DRAM leaves free and the weight's DRAM time both exceed 5% of the
+    layer's ordinary cost (else hiding the load cannot gain much)."""
+    from rapid_mlir.cost import predict
+    from rapid_mlir.mapping.dse import compulsory_bytes
+
+    if loader is None:
+        return False
+    lp, lm = loader
+    before = predict(lp, lm, machine)
+    slack = before.cycles - before.dram_cycles
+    weight = (compulsory_bytes(problem) - compulsory_bytes(problem, (WEIGHT_OPERAND[problem.kind],))) \
+        / machine.dram_bytes_per_cycle
+    return min(slack, weight) > 0.05 * cost(problem, ordinary, machine)
+
+
+def can_prefetch(loader: Problem, loader_mapping: Mapping, problem: Problem, mapping: Mapping) -> bool:
+    """Whether the kernel of `loader` can load `problem`'s weight for it: a conv2d or
+    matmul without a reduction split over cores (the ring kernel), whose cores include
+    every core the next layer's mapping uses (the loads are issued per core)."""
+    from rapid_mlir.cost.schedule import corelet_regions
+
+    if loader.kind not in WEIGHT_OPERAND:
+        return False
+    if any(loader_mapping.cores.get(d, 1) > 1 for d in loader.reduction):
+        return False
+    mine = {c for c, _, _, _ in corelet_regions(loader, loader_mapping)}
+    theirs = {c for c, _, _, _ in corelet_regions(problem, mapping)}
+    return theirs <= mine

@@ -43,7 +43,6 @@ from __future__ import annotations
 from xdsl.ir import SSAValue
 
 from rapid_mlir.dialects import nn
-from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.transforms.mpe_lowering import (
     Aff,
@@ -205,7 +204,7 @@ class ConvEmitter(MpeEmitter):
 
 
 def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSAValue], machine,
-                epilogue: Epilogue, resident: tuple[str, bool] | None = None) -> M.KernelOp:
+                epilogue: Epilogue, resident: tuple[str, bool] | None = None, plan_only: bool = False):
     """The rapid_mem kernel of a convolution on DRAM buffers (input, weight[, bias], output);
     `resident` = (key, loads it) keeps the weight in LX across kernels (`MpePlan.keep_resident`)."""
     n, _, h, w = op.input.type.get_shape()
@@ -237,6 +236,8 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
     def make(region, block, args):
         return ConvEmitter(plan, region, dict(zip(names, args)), args[-1], block, epilogue, op=op)
 
+    if plan_only:  # (plan, make) for `resident_loads`
+        return plan, make
     if plan.core_dim != "ic" or plan.cores == 1:
         return build_kernel(plan, make, buffers)
     for dim, what in (("n", "a batch"), ("g", "groups")):

@@ -28,6 +28,7 @@ reads back.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -205,9 +206,16 @@ class ConvertNnToTilePass(ModulePass):
                 if nn_op in shared and problem.layer not in overrides:
                     key, count = shared[nn_op]
                     if key not in decided:
-                        decided[key] = group_mapping(problem, machine, count, mapping, dse.default_cost,
-                                                     self.budget, cache, stats)
-                    mapping = decided[key]
+                        loader = _loader(kernels, overrides)
+                        if count > 1 or loader is not None:
+                            decided[key] = group_mapping(problem, machine, count, mapping, dse.default_cost,
+                                                         self.budget, cache, stats,
+                                                         None if loader is None else loader[1:])
+                            if decided[key][1]:  # the kernel before loads the weight during its run
+                                _set_mapping(loader[0], dataclasses.replace(loader[2], prefetch=True), chosen)
+                        else:
+                            decided[key] = (mapping, False)
+                    mapping = decided[key][0]
             except MappingError as e:
                 raise PassFailedException(f"convert-nn-to-tile: {e}") from None
             if self.search_stats:
@@ -234,9 +242,26 @@ def weight_operand(op: Operation) -> SSAValue | None:
     return value
 
 
+def _loader(kernels: list, overrides: dict[str, Mapping]):
+    """(kernel, problem, mapping) of the last kernel wrapped so far when it is a matrix
+    layer that is not pinned (it may prefetch the next layer's weight), else None."""
+    if not kernels:
+        return None
+    kernel, problem = kernels[-1]
+    if problem.kind not in ("conv2d", "matmul") or problem.layer in overrides:
+        return None
+    return kernel, problem, kernel.mapping.mapping
+
+
+def _set_mapping(kernel: KernelOp, mapping: Mapping, chosen: dict[str, Mapping]) -> None:
+    kernel.mapping = MappingAttr(mapping)
+    chosen[kernel.layer.data] = mapping
+
+
 def shared_weights(fn: func.FuncOp, names: dict[Operation, str]) -> dict[Operation, tuple[tuple, int]]:
-    """The matrix layers of `fn` that read the same weight with the same loop nest as
-    another one (a recurrent layer's steps): op -> (group key, layers in the group)."""
+    """The matrix layers of `fn` that read a weight (`weight_operand`), grouped by the
+    weight and the loop nest (a recurrent layer's steps share one): op -> (group key,
+    layers in the group)."""
     groups: dict[tuple, list[Operation]] = {}
     for op in fn.body.walk():
         if not isinstance(op, MATRIX_OPS) or HOST_ATTR in op.attributes or isinstance(op.parent_op(), KernelOp):
@@ -247,7 +272,7 @@ def shared_weights(fn: func.FuncOp, names: dict[Operation, str]) -> dict[Operati
             continue
         key = (weight, problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())))
         groups.setdefault(key, []).append(op)
-    return {op: (key, len(ops)) for key, ops in groups.items() if len(ops) > 1 for op in ops}
+    return {op: (key, len(ops)) for key, ops in groups.items() for op in ops}
 
 
 def check_residency(kernels: list[tuple[KernelOp, P.Problem]], machine, overrides: dict[str, Mapping],
@@ -256,8 +281,6 @@ def check_residency(kernels: list[tuple[KernelOp, P.Problem]], machine, override
     it (`mapping/residency.py`: from the first kernel of a group to its last). A group the
     dse strategy made resident goes back to its ordinary cost when something does not fit
     (the largest such group first); a pinned one fails the pass, naming the kernel."""
-    import dataclasses
-
     from rapid_mlir.mapping.footprint import footprint
     from rapid_mlir.mapping.residency import reserved_bytes
 
@@ -269,6 +292,9 @@ def check_residency(kernels: list[tuple[KernelOp, P.Problem]], machine, override
                 spans.setdefault(residency_key(kernel), []).append(i)
         if not spans:
             return
+        for ids in spans.values():  # a weight the kernel before prefetches is kept from there
+            if ids[0] > 0 and kernels[ids[0] - 1][0].mapping.mapping.prefetch:
+                ids.insert(0, ids[0] - 1)
         size = {key: reserved_bytes(kernels[ids[0]][1], kernels[ids[0]][0].mapping.mapping, machine)
                 for key, ids in spans.items()}
         failure = None
@@ -293,14 +319,17 @@ def check_residency(kernels: list[tuple[KernelOp, P.Problem]], machine, override
         drop = max(movable, key=lambda k: (size[k], -spans[k][0]))
         for i in spans[drop]:
             kernel, problem = kernels[i]
-            ordinary = dataclasses.replace(kernel.mapping.mapping, resident=())
-            kernel.mapping = MappingAttr(ordinary)
-            chosen[problem.layer] = ordinary
+            mapping = kernel.mapping.mapping
+            if mapping.resident and residency_key(kernel) == drop:
+                _set_mapping(kernel, dataclasses.replace(mapping, resident=()), chosen)
+            else:  # the kernel that prefetched it
+                _set_mapping(kernel, dataclasses.replace(mapping, prefetch=False), chosen)
 
 
 def residency_key(kernel: KernelOp) -> tuple:
-    """Kernels that share a resident weight: the same weight value and the same mapping."""
-    return (kernel.inputs[1], kernel.mapping.mapping.to_text())
+    """Kernels that share a resident weight: the same weight value and the same mapping
+    (but `prefetch`, which is about the next kernel's weight)."""
+    return (kernel.inputs[1], dataclasses.replace(kernel.mapping.mapping, prefetch=False).to_text())
 
 
 def fusable_activation(nn_op: Operation) -> nn.ReluOp | nn.ClipOp | None:

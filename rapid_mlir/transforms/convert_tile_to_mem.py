@@ -28,6 +28,9 @@ message naming the layer and what is missing.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -35,9 +38,11 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
+    IntegerAttr,
     ModuleOp,
     StringAttr,
     f16,
+    i64,
 )
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -122,6 +127,7 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     bind_results(results, new_block.args[len(args):], new_block, buffers)
     layers = layer_names(fn)
     resident_seen: set[str] = set()
+    following = dict(zip(kernels, kernels[1:]))
     for kernel in [o for o in ops if isinstance(o, rapid_tile.KernelOp) or o in hosts]:
         if kernel in hosts:
             lower_host_op(kernel, layers[kernel], new_block, buffers)
@@ -137,7 +143,11 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
                 new_block.add_op(scratch)
                 buffers[out] = scratch.buffer
         resident = _resident(kernel, operands, fn, resident_seen)
-        new_block.add_op(_lower_kernel(kernel, [*operands, *(buffers[out] for out in outs)], machine, resident))
+        lowered = _lower_kernel(kernel, [*operands, *(buffers[out] for out in outs)], machine, resident)
+        if kernel.mapping.mapping.prefetch:
+            lowered = _prefetch(kernel, lowered, following.get(kernel), fn, new_block, buffers, machine,
+                                resident_seen)
+        new_block.add_op(lowered)
     new_block.add_op(func.ReturnOp())
     new_fn = func.FuncOp(fn.sym_name.data, ([*arg_types, *out_types], []), Region(new_block))
     new_fn.arg_attrs = ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n_)}) for n_ in names])
@@ -185,11 +195,74 @@ def _resident(kernel, operands: list[SSAValue], fn: func.FuncOp, seen: set[str])
     if weight is None or not isinstance(weight.owner, M.GlobalOp):
         _fail(kernel.layer.data, f"resident({','.join(mapping.resident)}): the weight must be an nn.weight "
                                  "or nn.constant (a DRAM global no kernel writes)")
-    digest = hashlib.sha1(mapping.to_text().encode()).hexdigest()[:8]
+    digest = hashlib.sha1(dataclasses.replace(mapping, prefetch=False).to_text().encode()).hexdigest()[:8]
     key = f"{fn.sym_name.data}/{weight.owner.sym_name.data}/{digest}"
     load = key not in seen
     seen.add(key)
     return key, load
+
+
+def _prefetch(kernel, lowered: M.KernelOp, nxt, fn: func.FuncOp, block: Block, buffers: dict, machine,
+              seen: set[str]) -> M.KernelOp:
+    """`lowered` (the kernel of a `prefetch` mapping) with the loads of the next kernel's
+    resident weight added: per region of the next kernel's plan, a `rapid_mem.corelet 0
+    cores F to L` region first in the kernel, holding the resident LX buffer and its DMA
+    on corelet 0's store queue (idle until the first store; `cost.predict`'s
+    `prefetch_bytes` times it there). The next kernel then finds the weight in LX."""
+    from rapid_mlir.transforms.mpe_lowering import Epilogue, resident_loads
+
+    layer = kernel.layer.data
+    if nxt is None or not nxt.mapping.mapping.resident:
+        _fail(layer, "prefetch: the next kernel keeps no weight in LX (its mapping has no resident(...))")
+    weight = _device_buffer(nxt.inputs[1], nxt, 1, block, buffers)
+    key, load = _resident(nxt, [None, weight], fn, seen)
+    if not load:
+        _fail(layer, f"prefetch: layer '{nxt.layer.data}' finds its weight in LX already (an earlier kernel "
+                     "of its group loads it)")
+    work = next(iter(nxt.body.block.ops))
+    fake = [weight] * (len(nxt.inputs) + len(nxt.outputs))  # only the weight's accesses are used
+    mapping = nxt.mapping.mapping
+    if isinstance(work, nn.Conv2DOp):
+        from rapid_mlir.transforms.conv_lowering import conv_kernel
+
+        plan, make = conv_kernel(nxt.layer.data, mapping, work, fake, machine, Epilogue(), plan_only=True)
+        operand = "weight"
+    else:
+        from rapid_mlir.transforms.mpe_lowering import matmul_kernel
+
+        _check_matmul(work, nxt.layer.data)
+        (m, k), n = nxt.inputs[0].type.get_shape(), nxt.outputs[0].type.get_shape()[1]
+        trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
+        plan, make = matmul_kernel(nxt.layer.data, mapping, (m, n, k), fake, machine, Epilogue(), trans_b,
+                                   plan_only=True)
+        operand = "b"
+    if plan.cores > lowered.cores.value.data:
+        _fail(layer, f"prefetch: layer '{nxt.layer.data}' runs on {plan.cores} cores, this kernel on "
+                     f"{lowered.cores.value.data}")
+    lone = math.prod(kernel.mapping.mapping.corelets.values()) == 1
+    queue = 1 if lone and machine.dma_queues >= 2 else 0
+    old = lowered.body.block
+    body = Block(arg_types=[a.type for a in old.args] + [weight.type])
+    for before, after in zip(old.args, body.args):
+        before.replace_all_uses_with(after)
+    for region, shape, dst, src in resident_loads(plan, make, fake, operand):
+        inner = Block()
+        alloc = M.AllocOp.build(result_types=[M.BufferType(tuple(shape), f16, M.MemSpace.LX)],
+                                properties={"resident": StringAttr(f"{key}/corelet{region.corelet}/cores"
+                                                                   f"{region.cores[0]}-{region.cores[1]}")})
+        inner.add_op(alloc)
+        inner.add_op(M.DmaOp.build(operands=[alloc.buffer, body.args[-1], []], result_types=[M.TokenType()],
+                                   properties={"queue": IntegerAttr(queue, i64), "dst_access": dst,
+                                               "src_access": src}))
+        props = {"index": IntegerAttr(0, i64), "first_core": IntegerAttr(region.cores[0], i64),
+                 "last_core": IntegerAttr(region.cores[1], i64)}
+        body.add_op(M.CoreletOp.build(properties=props, regions=[Region(inner)]))
+    for op in list(old.ops):
+        op.detach()
+        body.add_op(op)
+    return M.KernelOp.build(operands=[[*lowered.buffers, weight]],
+                            properties={"layer": lowered.layer, "cores": lowered.cores, "corelets": lowered.corelets},
+                            regions=[Region(body)])
 
 
 def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str, bool] | None = None) -> M.KernelOp:

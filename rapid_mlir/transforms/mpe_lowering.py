@@ -696,6 +696,20 @@ def _latest(tokens: list[SSAValue]) -> list[SSAValue]:
     return out + list(last.values())
 
 
+def resident_loads(plan: MpePlan, make, buffers: list[SSAValue], operand: str) -> list[tuple]:
+    """Per region of the plan, the load of `operand` (loaded once): (region, LX buffer
+    shape, LX destination access, DRAM source access). A kernel that prefetches the next
+    kernel's resident weight issues these (`convert_tile_to_mem`)."""
+    out = []
+    for region in plan.regions:
+        emitter = make(region, Block(), buffers)
+        if emitter.load_level.get(operand, 0) >= 0:
+            fail(plan.layer, f"prefetch: operand {operand} is not loaded once by every corelet")
+        src, dst = emitter.load(operand)
+        out.append((region, emitter.lx_shape(operand), dst, src))
+    return out
+
+
 def build_kernel(plan: MpePlan, make: Callable[[RegionPlan, Block], MpeEmitter], buffers: list[SSAValue]
                  ) -> M.KernelOp:
     """The rapid_mem kernel: one `rapid_mem.corelet` region per region of the plan (with
@@ -785,9 +799,10 @@ class MatmulEmitter(MpeEmitter):
 
 
 def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], machine, epilogue: Epilogue,
-                  trans_b: bool = False, resident: tuple[str, bool] | None = None) -> M.KernelOp:
+                  trans_b: bool = False, resident: tuple[str, bool] | None = None, plan_only: bool = False):
     """The rapid_mem kernel of a matrix product on DRAM buffers (a, b[, bias], c);
-    `resident` = (key, loads it) keeps b in LX across kernels (`MpePlan.keep_resident`)."""
+    `resident` = (key, loads it) keeps b in LX across kernels (`MpePlan.keep_resident`).
+    `plan_only`: (plan, make), for `resident_loads`, instead of the kernel."""
     m, n, k = mnk
     operands = {"a": ("m", "k"), "b": ("k", "n"), "bias": ("n",)}
     plan = MpePlan(layer, mapping, {"b": 1, "m": m, "n": n, "k": k}, ("k",), operands, {}, machine,
@@ -800,6 +815,8 @@ def matmul_kernel(layer: str, mapping: Mapping, mnk, buffers: list[SSAValue], ma
         return MatmulEmitter(plan, region, dict(zip(names, args)), args[-1], block, epilogue,
                              trans_b=trans_b, shape=(m, n, k))
 
+    if plan_only:
+        return plan, make
     if plan.core_dim == "k" and plan.cores > 1:
         from rapid_mlir.transforms.ring_reduction import ring_kernel
 

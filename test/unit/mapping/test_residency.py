@@ -160,7 +160,7 @@ def test_a_short_group_stays_ordinary_when_residency_does_not_pay(tmp_path):
 
     p, machine = P.matmul("rec", 1, 1, 64, 16), load_machine("rapid-4c")
     best = dse.search(p, machine).best
-    assert group_mapping(p, machine, 2, best, dse.default_cost, 1.0) == best
+    assert group_mapping(p, machine, 2, best, dse.default_cost, 1.0) == (best, False)
 
 
 def test_overlapping_groups_that_do_not_fit_fail_when_pinned_and_are_dropped_by_dse(tmp_path, capsys):
@@ -239,3 +239,75 @@ def test_a_conv_weight_kept_in_lx_runs_right(tmp_path):
     program = compile_module(lowered, "rapid-4c", str(pin), str(tmp_path / "w.npz"), strategy="fixed")
     result = load(program).run(inputs, check_races=True)
     np.testing.assert_allclose(result.outputs["y"], expected, rtol=0, atol=0.02 * (float(np.abs(expected).max()) + 1))
+
+
+def _two_products(tmp_path):
+    """first = x @ w1 (128 x 256 x 256), second = first @ w2 (a 256 x 512 weight)."""
+    from rapid_mlir.dialects import nn
+    from rapid_mlir.frontend.builder import GraphBuilder
+    from rapid_mlir.ir_io import module_text
+
+    rng = np.random.default_rng(0)
+    g = GraphBuilder()
+    x = g.input("x", [128, 256])
+    w1 = g.constant("w1", rng.standard_normal((256, 256)).astype(np.float32) / 16)
+    w2 = g.constant("w2", rng.standard_normal((256, 512)).astype(np.float32) / 16)
+    g.output("z", g.add(nn.MatmulOp(g.add(nn.MatmulOp(x, w1), "first"), w2), "second"))
+    module, weights = g.finish("w.npz")
+    weights.save(tmp_path / "w.npz")
+    src = tmp_path / "two.mlir"
+    src.write_text(module_text(module))
+    return src
+
+
+def test_the_kernel_before_prefetches_a_weight_when_the_model_says_it_pays(tmp_path):
+    from rapid_mlir.ir_io import read_module
+    from rapid_mlir.mapping.residency import can_prefetch, group_mapping
+    from rapid_mlir.pipeline import compile_module
+    from rapid_mlir.reference.interpreter import run
+    from rapid_mlir.reference.signature import find_entry, random_inputs, signature
+    from rapid_mlir.runtime import load
+    from rapid_mlir.weights import WeightStore
+
+    machine = load_machine("rapid-4c")
+    first, second = P.matmul("first", 1, 128, 256, 256), P.matmul("second", 1, 128, 512, 256)
+    loader = dse.search(first, machine).best
+    ordinary = dse.search(second, machine).best
+    mapping, prefetched = group_mapping(second, machine, 1, ordinary, dse.default_cost, 1.0, loader=(first, loader))
+    assert prefetched and mapping.resident == ("rhs",) and can_prefetch(first, loader, second, mapping)
+    # The pass decides the same; the first kernel loads w2 (a resident buffer on its store
+    # queue), the second does not load it.
+    src = _two_products(tmp_path)
+    text, maps = _compile(src, tmp_path)
+    assert maps["first"].get("prefetch") is True and maps["second"].get("resident") == ["rhs"]
+    kernels = text.split('rapid_mem.kernel "')
+    first_kernel = next(k for k in kernels if k.startswith("first"))
+    second_kernel = next(k for k in kernels if k.startswith("second"))
+    assert "resident" in first_kernel and "!rapid_mem.buffer<256x512xf16, dram>" in first_kernel
+    assert not [line for line in second_kernel.splitlines()
+                if "rapid_mem.dma" in line and "!rapid_mem.buffer<256x512xf16, dram>" in line]
+    # Emulated: right, and faster than the same layers without the prefetch.
+    pin = tmp_path / "ordinary.json"
+    pin.write_text(json.dumps({"first": loader.to_dict(), "second": ordinary.to_dict()}))
+    weights = str(tmp_path / "w.npz")
+    inputs = random_inputs(signature(find_entry(read_module(str(src)))), 4)
+    expected = run(read_module(str(src)), inputs, WeightStore.load(weights))["z"]
+    cycles = {}
+    for label, pins in (("prefetch", None), ("ordinary", str(pin))):
+        result = load(compile_module(read_module(str(src)), "rapid-4c", pins, weights)).run(inputs, check_races=True)
+        np.testing.assert_allclose(result.outputs["z"], expected, rtol=0, atol=0.02 * float(np.abs(expected).max()))
+        cycles[label] = result.cycles
+    assert cycles["prefetch"] < 0.9 * cycles["ordinary"]
+
+
+def test_a_prefetch_needs_a_resident_next_kernel(tmp_path, capsys):
+    from rapid_mlir.tools.rapidc import main as rapidc
+
+    src = _two_products(tmp_path)
+    machine = load_machine("rapid-4c")
+    loader = dataclasses.replace(dse.search(P.matmul("first", 1, 128, 256, 256), machine).best, prefetch=True)
+    pin = tmp_path / "pin.json"
+    pin.write_text(json.dumps({"first": loader.to_dict()}))
+    assert rapidc([str(src), "--emit", "mem", "--mapping", str(pin)]) == 1
+    assert ("layer 'first': prefetch: the next kernel keeps no weight in LX (its mapping has no resident(...))"
+            in capsys.readouterr().err)
