@@ -118,8 +118,10 @@ def group_mapping(problem: Problem, machine, count: int, ordinary: Mapping, cost
     operand = WEIGHT_OPERAND[problem.kind]
     if count == 1 and not _prefetch_may_pay(problem, machine, ordinary, cost, loader):
         return ordinary, False
-    # Each resident candidate is charged its weight load, shared by the group's layers.
-    result = dse.cached_search(problem, machine, Amortized(cost, count), budget, cache, resident=(operand,))
+    # Each resident candidate is charged its weight load, shared by the group's layers; a
+    # single layer's search (a prefetch only) gets half the budget.
+    result = dse.cached_search(problem, machine, Amortized(cost, count), budget if count > 1 else budget / 2,
+                               cache, resident=(operand,))
     if result.best is None:
         return ordinary, False
     if stats is not None:
