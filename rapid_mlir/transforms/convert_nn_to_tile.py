@@ -213,6 +213,11 @@ class ConvertNnToTilePass(ModulePass):
                                                          None if loader is None else loader[1:])
                             if decided[key][1]:  # the kernel before loads the weight during its run
                                 _set_mapping(loader[0], dataclasses.replace(loader[2], prefetch=True), chosen)
+                            if self.search_stats and decided[key][0].resident:
+                                how = (f"prefetched by {loader[1].layer}" if decided[key][1]
+                                       else "loaded by the first")
+                                print(f"convert-nn-to-tile: dse {problem.layer}: weight kept in LX for {count} "
+                                      f"layer{'s' if count > 1 else ''} ({how})", file=sys.stderr)
                         else:
                             decided[key] = (mapping, False)
                     mapping = decided[key][0]

@@ -311,3 +311,15 @@ def test_a_prefetch_needs_a_resident_next_kernel(tmp_path, capsys):
     assert rapidc([str(src), "--emit", "mem", "--mapping", str(pin)]) == 1
     assert ("layer 'first': prefetch: the next kernel keeps no weight in LX (its mapping has no resident(...))"
             in capsys.readouterr().err)
+
+
+def test_search_stats_say_which_weights_stay_and_who_loads_them(tmp_path, capsys):
+    from rapid_mlir.tools.rapidc import main as rapidc
+
+    assert rapidc([str(_write(tmp_path, 6)), "--emit", "tile", "--search-stats"]) == 0
+    err = capsys.readouterr().err
+    assert "convert-nn-to-tile: dse t0.rec: weight kept in LX for 6 layers (loaded by the first)" in err
+    assert "convert-nn-to-tile: dse t0.rec (resident rhs, 6 layers): " in err
+    assert rapidc([str(_two_products(tmp_path)), "--emit", "tile", "--search-stats"]) == 0
+    assert "convert-nn-to-tile: dse second: weight kept in LX for 1 layer (prefetched by first)" in \
+        capsys.readouterr().err
