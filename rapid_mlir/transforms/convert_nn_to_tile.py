@@ -297,11 +297,11 @@ def check_residency(kernels: list[tuple[KernelOp, P.Problem]], machine, override
                 spans.setdefault(residency_key(kernel), []).append(i)
         if not spans:
             return
+        size = {key: reserved_bytes(kernels[ids[0]][1], kernels[ids[0]][0].mapping.mapping, machine)
+                for key, ids in spans.items()}  # from a kernel of the group (not its loader)
         for ids in spans.values():  # a weight the kernel before prefetches is kept from there
             if ids[0] > 0 and kernels[ids[0] - 1][0].mapping.mapping.prefetch:
                 ids.insert(0, ids[0] - 1)
-        size = {key: reserved_bytes(kernels[ids[0]][1], kernels[ids[0]][0].mapping.mapping, machine)
-                for key, ids in spans.items()}
         failure = None
         for i, (kernel, problem) in enumerate(kernels):
             own = residency_key(kernel) if kernel.mapping.mapping.resident else None

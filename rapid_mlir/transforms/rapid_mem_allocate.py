@@ -10,8 +10,9 @@ with a message naming the layer, the space, the bytes needed and the bytes avail
 Resident buffers (`rapid_mem.alloc resident "key"`, a weight kept in LX across kernels:
 `mapping/residency.py`) are placed first, module-wide: every key's buffers get one
 offset at the top of LX, reserved from the first kernel (in program order) that has the
-key to the last, keys whose spans overlap below each other; every kernel in a span packs
-its other buffers below the reserved region. (Liveness-based reuse and keeping a
+key to the last, keys whose spans overlap and whose regions share a core below each
+other (keys of disjoint core ranges share addresses: LX is per core); every kernel in a
+span packs its other buffers below the reserved regions. (Liveness-based reuse and keeping a
 layer's output in LX for the next layer come with whole-network lowering.)
 """
 
@@ -96,31 +97,35 @@ class RapidMemAllocatePass(ModulePass):
 def _place_resident(kernels: list[KernelOp], machine) -> list[int]:
     """Gives every resident key's buffers one offset (module docstring); returns, per
     kernel, the LX bytes below the regions reserved across it."""
-    spans: dict[str, list] = {}  # key -> [first kernel, last kernel, bytes, allocs]
+    spans: dict[str, list] = {}  # key -> [first kernel, last kernel, bytes, allocs, cores]
     for i, kernel in enumerate(kernels):
         for alloc in kernel.walk():
             if isinstance(alloc, AllocOp) and alloc.resident is not None:
                 key, size = alloc.resident.data, buffer_bytes(alloc.buffer.type)
-                span = spans.setdefault(key, [i, i, size, []])
+                corelet = _corelet(alloc)
+                cores = (corelet.core_range() if corelet is not None else None) or (0, kernel.cores.value.data - 1)
+                span = spans.setdefault(key, [i, i, size, [], cores])
                 if span[2] != size:
                     raise PassFailedException(
                         f"rapid-mem-allocate: layer '{kernel.layer.data}': the resident buffer \"{key}\" has "
                         f"{size} bytes but an earlier kernel's has {span[2]}")
                 span[1] = i
                 span[3].append(alloc)
-    placed: list[tuple[int, int, int, int]] = []  # (first, last, start, end)
+    placed: list[tuple[int, int, int, int, tuple[int, int]]] = []  # (first, last, start, end, cores)
     tops = [machine.lx_bytes] * len(kernels)
-    for key, (first, last, size, allocs) in spans.items():
+    for key, (first, last, size, allocs, cores) in spans.items():
         end = machine.lx_bytes
-        for f, l_, start, _ in sorted(placed, key=lambda p: -p[2]):
-            if f <= last and first <= l_:
+        for f, l_, start, _, c in placed:
+            # Below every region kept over an overlapping span of kernels on a common core
+            # (LX is per core: regions of disjoint core ranges may share addresses).
+            if f <= last and first <= l_ and c[0] <= cores[1] and cores[0] <= c[1]:
                 end = min(end, start)
         start = (end - size) // machine.stick_bytes * machine.stick_bytes
         if start < 0:
             raise PassFailedException(
                 f"rapid-mem-allocate: the resident buffer \"{key}\" ({size} bytes) does not fit LX "
                 f"({machine.lx_bytes} bytes) next to the resident buffers reserved with it")
-        placed.append((first, last, start, end))
+        placed.append((first, last, start, end, cores))
         for alloc in allocs:
             alloc.offset = IntegerAttr(start, i64)
         for i in range(first, last + 1):

@@ -92,3 +92,25 @@ func.func @crowded(%A: !rapid_mem.buffer<64xf16, dram>) {
 }
 
 // CHECK: rapid-mem-allocate: layer 'big': buffers need 2096000 bytes of LX but it holds 2095104 bytes (2048 bytes of it hold resident weights)
+
+// -----
+
+func.func @ranges(%A: !rapid_mem.buffer<64xf16, dram>) {
+  rapid_mem.kernel "split" cores 4 corelets 1 (%A) : !rapid_mem.buffer<64xf16, dram> {
+  ^bb0(%a: !rapid_mem.buffer<64xf16, dram>):
+    rapid_mem.corelet 0 cores 0 to 2 {
+      %w0 = rapid_mem.alloc resident "w/cores0-2" : !rapid_mem.buffer<1024xf16, lx>
+    }
+    rapid_mem.corelet 0 cores 3 to 3 {
+      %w3 = rapid_mem.alloc resident "w/cores3-3" : !rapid_mem.buffer<512xf16, lx>
+      %v3 = rapid_mem.alloc resident "v/cores3-3" : !rapid_mem.buffer<64xf16, lx>
+    }
+  }
+  func.return
+}
+
+// Keys on disjoint core ranges share the top of LX; on a common core they stack.
+// CHECK-LABEL: @ranges
+// CHECK: %w0 = rapid_mem.alloc at 2095104 resident "w/cores0-2"
+// CHECK: %w3 = rapid_mem.alloc at 2096128 resident "w/cores3-3"
+// CHECK: %v3 = rapid_mem.alloc at 2096000 resident "v/cores3-3"

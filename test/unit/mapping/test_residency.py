@@ -323,3 +323,26 @@ def test_search_stats_say_which_weights_stay_and_who_loads_them(tmp_path, capsys
     assert rapidc([str(_two_products(tmp_path)), "--emit", "tile", "--search-stats"]) == 0
     assert "convert-nn-to-tile: dse second: weight kept in LX for 1 layer (prefetched by first)" in \
         capsys.readouterr().err
+
+
+def test_a_loader_that_does_not_fit_next_to_the_prefetched_weight_is_refused(tmp_path, capsys):
+    """The LX a prefetched weight takes is reserved from its loader on: a pinned loader whose
+    own tiles leave no room for it fails the pass, naming the loader."""
+    from rapid_mlir.mapping import space
+    from rapid_mlir.mapping.footprint import footprint
+    from rapid_mlir.tools.rapidc import main as rapidc
+
+    src = _two_products(tmp_path)
+    small = tmp_path / "small.toml"
+    small.write_text('base = "rapid-4c"\nlx_bytes = 262144\n')
+    machine = load_machine(str(small))
+    first, second = P.matmul("first", 1, 128, 256, 256), P.matmul("second", 1, 128, 512, 256)
+    resident = dse.search(second, machine, resident=("rhs",)).best
+    room = machine.lx_bytes - reserved_bytes(second, resident, machine)
+    big = next(m for m in space.candidates(first, machine)
+               if footprint(first, m, machine).lx_bytes > room and "k" not in m.cores)
+    pin = tmp_path / "pin.json"
+    pin.write_text(json.dumps({"first": dataclasses.replace(big, prefetch=True).to_dict(),
+                               "second": resident.to_dict()}))
+    assert rapidc([str(src), "--emit", "mem", "--machine", str(small), "--mapping", str(pin)]) == 1
+    assert "layer 'first' does not fit LX next to the resident weights kept across it" in capsys.readouterr().err
