@@ -68,14 +68,24 @@ def reserved_bytes(problem: Problem, mapping: Mapping, machine) -> int:
     from rapid_mlir.cost.schedule import corelet_regions
 
     per_core: dict[int, int] = {}
+    stick = machine.stick_bytes
     for core, _, _, sizes in corelet_regions(problem, mapping):
         for operand in mapping.resident:
-            elements = 1
-            for d in _operand_dims(problem, operand):
-                elements *= min(mapping.lx.get(d, 1), max(sizes[d], 1))
-            stick = machine.stick_bytes
-            per_core[core] = per_core.get(core, 0) + -(-elements * 2 // stick) * stick
+            per_core[core] = per_core.get(core, 0) + -(-_tile_bytes(problem, mapping, operand, sizes) // stick) * stick
     return max(per_core.values(), default=0)
+
+
+def _tile_bytes(problem: Problem, mapping: Mapping, operand: str, sizes: dict[str, int]) -> int:
+    """Bytes (f16) of a corelet's LX tile of `operand` in a region of extents `sizes`."""
+    elements = 1
+    for d in _operand_dims(problem, operand):
+        elements *= min(mapping.lx.get(d, 1), max(sizes[d], 1))
+    return 2 * elements
+
+
+def _splits_reduction(problem: Problem, mapping: Mapping) -> bool:
+    """A reduction dim split over cores: the ring reduction's kernel."""
+    return any(mapping.cores.get(d, 1) > 1 for d in problem.reduction)
 
 
 def check_resident(problem: Problem, mapping: Mapping) -> None:
@@ -86,8 +96,7 @@ def check_resident(problem: Problem, mapping: Mapping) -> None:
             allowed = WEIGHT_OPERAND.get(problem.kind)
             raise MappingError(f"{where}: resident({operand}): only the weight operand "
                                f"({allowed or 'none for a ' + problem.kind + ' layer'}) can stay in LX")
-        if set(mapping.cores) & set(problem.reduction) and any(
-                mapping.cores[d] > 1 for d in problem.reduction if d in mapping.cores):
+        if _splits_reduction(problem, mapping):
             raise MappingError(f"{where}: resident({operand}) with a reduction split over cores (a ring "
                                "reduction) is not lowered")
         if not loads_once(problem, mapping, operand):
@@ -158,14 +167,8 @@ def load_bytes(problem: Problem, mapping: Mapping) -> int:
     """DRAM bytes of the resident operands' loads, over every corelet of every core."""
     from rapid_mlir.cost.schedule import corelet_regions
 
-    total = 0
-    for _, _, _, sizes in corelet_regions(problem, mapping):
-        for operand in mapping.resident:
-            elements = 1
-            for d in _operand_dims(problem, operand):
-                elements *= min(mapping.lx.get(d, 1), max(sizes[d], 1))
-            total += 2 * elements
-    return total
+    return sum(_tile_bytes(problem, mapping, operand, sizes)
+               for _, _, _, sizes in corelet_regions(problem, mapping) for operand in mapping.resident)
 
 
 def _prefetch_may_pay(problem: Problem, machine, ordinary: Mapping, cost, loader) -> bool:
@@ -193,7 +196,7 @@ def can_prefetch(loader: Problem, loader_mapping: Mapping, problem: Problem, map
 
     if loader.kind not in WEIGHT_OPERAND:
         return False
-    if any(loader_mapping.cores.get(d, 1) > 1 for d in loader.reduction):
+    if _splits_reduction(loader, loader_mapping):
         return False
     mine = {c for c, _, _, _ in corelet_regions(loader, loader_mapping)}
     theirs = {c for c, _, _, _ in corelet_regions(problem, mapping)}

@@ -53,7 +53,6 @@ from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.dialects import rapid_tile
 from rapid_mlir.dialects.nn import NAME_ATTR
 from rapid_mlir.frontend.builder import ssa_name
-from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.transforms.dram_views import bind_results, view_buffer, view_root
 from rapid_mlir.transforms.dma_layers import DMA_OPS
 from rapid_mlir.transforms.sfu_layers import SFU_OPS
@@ -220,22 +219,11 @@ def _prefetch(kernel, lowered: M.KernelOp, nxt, fn: func.FuncOp, block: Block, b
         _fail(layer, f"prefetch: layer '{nxt.layer.data}' finds its weight in LX already (an earlier kernel "
                      "of its group loads it)")
     work = next(iter(nxt.body.block.ops))
-    fake = [weight] * (len(nxt.inputs) + len(nxt.outputs))  # only the weight's accesses are used
-    mapping = nxt.mapping.mapping
-    if isinstance(work, nn.Conv2DOp):
-        from rapid_mlir.transforms.conv_lowering import conv_kernel
-
-        plan, make = conv_kernel(nxt.layer.data, mapping, work, fake, machine, Epilogue(), plan_only=True)
-        operand = "weight"
-    else:
-        from rapid_mlir.transforms.mpe_lowering import matmul_kernel
-
+    if not isinstance(work, nn.Conv2DOp):
         _check_matmul(work, nxt.layer.data)
-        (m, k), n = nxt.inputs[0].type.get_shape(), nxt.outputs[0].type.get_shape()[1]
-        trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
-        plan, make = matmul_kernel(nxt.layer.data, mapping, (m, n, k), fake, machine, Epilogue(), trans_b,
-                                   plan_only=True)
-        operand = "b"
+    fake = [weight] * (len(nxt.inputs) + len(nxt.outputs))  # only the weight's accesses are used
+    plan, make = _matrix_kernel(nxt, fake, machine, Epilogue(), plan_only=True)
+    operand = "weight" if isinstance(work, nn.Conv2DOp) else "b"
     if plan.cores > lowered.cores.value.data:
         _fail(layer, f"prefetch: layer '{nxt.layer.data}' runs on {plan.cores} cores, this kernel on "
                      f"{lowered.cores.value.data}")
@@ -281,15 +269,26 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str,
         return dma_kernel(layer, kernel.mapping.mapping, work, buffers, machine)
     if not isinstance(work, nn.Conv2DOp):
         _check_matmul(work, layer)
-    epilogue = _epilogue(work, body_ops[1:-1], layer)
+    return _matrix_kernel(kernel, buffers, machine, _epilogue(work, body_ops[1:-1], layer), resident)
+
+
+def _matrix_kernel(kernel, buffers: list[SSAValue], machine, epilogue, resident: tuple[str, bool] | None = None,
+                   plan_only: bool = False):
+    """The rapid_mem kernel of a conv2d or matrix-product tile kernel (`conv_lowering.py`,
+    `mpe_lowering.py`), or with `plan_only` its (plan, make) for `resident_loads`."""
+    work = next(iter(kernel.body.block.ops))
+    mapping = kernel.mapping.mapping
     if isinstance(work, nn.Conv2DOp):
         from rapid_mlir.transforms.conv_lowering import conv_kernel
 
-        return conv_kernel(layer, kernel.mapping.mapping, work, buffers, machine, epilogue, resident)
+        return conv_kernel(kernel.layer.data, mapping, work, buffers, machine, epilogue, resident, plan_only)
+    from rapid_mlir.transforms.mpe_lowering import matmul_kernel
+
     m, k = kernel.inputs[0].type.get_shape()
     n = kernel.outputs[0].type.get_shape()[1]
     trans_b = isinstance(work, nn.GemmOp) and work.trans_b is not None
-    return _kernel(layer, kernel.mapping.mapping, (m, n, k), buffers, machine, epilogue, trans_b, resident)
+    return matmul_kernel(kernel.layer.data, mapping, (m, n, k), buffers, machine, epilogue, trans_b, resident,
+                         plan_only)
 
 
 def _epilogue(work, fused: list, layer: str):
@@ -338,17 +337,3 @@ def _check_matmul(op, layer: str) -> tuple[tuple[int, int], tuple[int, int]]:
     if len(a) != 2 or len(b) != 2:
         _fail(layer, "only 2-D matrix products are lowered yet")
     return a, b
-
-
-# ---------------------------------------------------------------------------
-# The kernel
-# ---------------------------------------------------------------------------
-
-
-def _kernel(layer: str, mapping: Mapping, mnk, args: list[SSAValue], machine, epilogue: str,
-            trans_b: bool = False, resident: tuple[str, bool] | None = None) -> M.KernelOp:
-    """The rapid_mem kernel of a matrix product (`mpe_lowering.py`, with convolutions in
-    `conv_lowering.py`)."""
-    from rapid_mlir.transforms.mpe_lowering import matmul_kernel
-
-    return matmul_kernel(layer, mapping, mnk, args, machine, epilogue, trans_b, resident)
