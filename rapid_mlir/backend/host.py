@@ -103,6 +103,27 @@ def check_host_op(entry: HostOp, index: int, machine) -> None:
                                   f"function's is {list(typ.get_shape())}")
 
 
+def link_bytes(entry: HostOp) -> tuple[int, int]:
+    """(read, written): the bytes a call of `entry` moves over the host link. Outputs are
+    written whole and inputs read whole, except a table that only `nn.gather`s read: the
+    host fetches just the slices its indices select (one per index, at most the table's
+    extent along the axis), as a runtime's gather does, instead of the whole table (an
+    embedding's 13 MB for a few rows). `entry` must have passed `check_host_op`."""
+    from rapid_mlir.dialects.nn import GatherOp
+
+    fn = host_function(entry.function)
+    read = 0
+    for t, arg in zip(entry.inputs, fn.body.block.args):
+        uses = [u for u in arg.uses]
+        if uses and all(isinstance(u.operation, GatherOp) and u.index == 0 for u in uses):
+            extent = t.shape[uses[0].operation.axis.value.data] if t.shape else 1
+            slices = sum(math.prod(u.operation.indices.type.get_shape()) for u in uses)
+            read += t.nbytes // max(extent, 1) * min(slices, extent)
+        else:
+            read += t.nbytes
+    return read, sum(t.nbytes for t in entry.outputs)
+
+
 def check_host_ops(program: Program) -> None:
     """Every manifest entry (`check_host_op`), and every `host N` instruction names one."""
     for i, entry in enumerate(program.host_ops):

@@ -191,7 +191,8 @@ _SPECS: list[InstrSpec] = [
               "run entry `entry` of the program's host-op manifest on the host: read its input "
               "tensors from DRAM (f16 or f32 as each says), run its nn op with the reference "
               "kernels in fp32, write its output tensors to DRAM; the stream waits for the call",
-              "host_call_cycles + ceil(bytes read and written / (host_link_gbps / clock_ghz))"),
+              "host_call_cycles + ceil(bytes read and written / (host_link_gbps / clock_ghz)); of a "
+              "table only nn.gather reads, only the slices its indices select are read"),
     InstrSpec("dma.copy", 0x10, Engine.DMA, _ops("dst:ap", "src:ap_pad", "padval:fimm?"),
               "for each index i of dst's shape: dst[i] = src[i] if i is inside src's unpadded "
               "region else padval (default 0.0); element types must match (bytes are copied); "

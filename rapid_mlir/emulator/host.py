@@ -8,7 +8,8 @@ output tensor, rounded to the tensor's type. For race detection the reads and wr
 are accesses of the issuing stream, like a DMA's, so a host call that no semaphore or
 barrier orders after the writer of its inputs (or before the readers of its outputs) is
 reported. Duration: `host_call_cycles` plus the bytes read and written over the host
-link (`host_link_gbps`).
+link (`host_link_gbps`; `backend.host.link_bytes`: a table only gathered from counts the
+slices its indices select).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 
 import numpy as np
 
-from rapid_mlir.backend.host import HostOpError, check_host_op, host_function
+from rapid_mlir.backend.host import HostOpError, check_host_op, host_function, link_bytes
 from rapid_mlir.backend.isa import AccessPattern, Space
 from rapid_mlir.backend.printer import format_shape
 from rapid_mlir.backend.program import HostOp, HostTensor
@@ -51,8 +52,7 @@ class HostCall:
         self.fn = host_function(entry.function)
         self.reads = [(t, _region(t)) for t in entry.inputs]
         self.writes = [(t, _region(t)) for t in entry.outputs]
-        self.bytes_in = sum(t.nbytes for t in entry.inputs)
-        self.bytes_out = sum(t.nbytes for t in entry.outputs)
+        self.bytes_in, self.bytes_out = link_bytes(entry)
         self.duration = machine.host_call_cycles + math.ceil(
             (self.bytes_in + self.bytes_out) / machine.host_link_bytes_per_cycle)
 

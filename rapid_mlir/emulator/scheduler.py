@@ -21,7 +21,7 @@ another stream or event is due earlier.
 * `dma.copy` waits `latency` cycles, then moves its bytes through a `BandwidthServer`
   (DRAM or ring); the stream is busy until the transfer completes (rounded up to a cycle).
 * `host N` runs entry N of the host-op manifest on the host (`host.py`); the stream is
-  busy for `host_call_cycles` plus its bytes over the host link.
+  busy for `host_call_cycles` plus its bytes over the host link (`backend.host.link_bytes`).
 * The total cycle count is when the last stream has executed its `halt`.
 """
 

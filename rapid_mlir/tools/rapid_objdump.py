@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from rapid_mlir.backend.encoding import encode_stream
+from rapid_mlir.backend.host import link_bytes
 from rapid_mlir.backend.printer import format_shape, program_to_text
 from rapid_mlir.backend.program import Program
 from rapid_mlir.backend.rbin import FORMAT_VERSION, read_rbin_file
@@ -54,7 +55,8 @@ def header_summary(program: Program) -> str:
     for i, h in enumerate(program.host_ops):
         reads = ", ".join(t.name for t in h.inputs) or "nothing"
         writes = ", ".join(t.name for t in h.outputs)
-        lines.append(f"; host op {i} {h.layer}: reads {reads}; writes {writes}; {h.nbytes} bytes over the host link")
+        moved = sum(link_bytes(h))
+        lines.append(f"; host op {i} {h.layer}: reads {reads}; writes {writes}; {moved} bytes over the host link")
     return "\n".join(lines) + "\n"
 
 

@@ -74,6 +74,32 @@ def test_duration_is_call_cost_plus_bytes_over_the_host_link():
     assert emu.cycles == M1.host_call_cycles + math.ceil(moved / M1.host_link_bytes_per_cycle) + M1.scalar_cycles
 
 
+GATHER = """func.func @host(%t: tensor<1000x64xf32>, %i: tensor<3xi64>) -> tensor<3x64xf32> {
+  %g = nn.gather %t, %i axis 0 : (tensor<1000x64xf32>, tensor<3xi64>) -> tensor<3x64xf32>
+  func.return %g : tensor<3x64xf32>
+}"""
+
+
+def test_a_gathered_table_crosses_the_link_only_as_the_selected_rows():
+    b = ProgramBuilder(M1)
+    b.input("t", F16, (1000, 64), 0)
+    b.input("i", F32, (3,), 0x20000)
+    b.output("g", F16, (3, 64), 0x21000)
+    n = b.host_op("emb", GATHER, [("t", F16, (1000, 64), 0), ("i", F32, (3,), 0x20000)],
+                  [("g", F16, (3, 64), 0x21000)])
+    b.stream(0, "dma0").host(n).halt()
+    emu = Emulator(b.build())
+    t = np.arange(64000, dtype=np.float32).reshape(1000, 64) % 251
+    emu.write_tensor("t", t)
+    emu.write_tensor("i", np.array([999, 3, 3], np.float32))
+    emu.run()
+    np.testing.assert_array_equal(emu.read_tensor("g"), t[[999, 3, 3]])
+    # 3 rows of 128 bytes and 12 bytes of indices read (not the 128,000-byte table), 384 written
+    assert emu.stats()["host"]["bytes_to_host"] == 3 * 128 + 12
+    assert emu.cycles == M1.host_call_cycles + math.ceil((3 * 128 + 12 + 384) / M1.host_link_bytes_per_cycle) \
+        + M1.scalar_cycles
+
+
 def test_traces_name_the_layer():
     emu = Emulator(transpose_program().build(), trace=True)
     emu.run()
