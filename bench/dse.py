@@ -26,8 +26,11 @@ largest speed-up such a search can give): for every matrix layer, its cycles
 against its own roofline bound (its MACs at the peak rate, or its compulsory bytes, each
 operand once in fp16 -- a weight kept in LX across layers only in the first --, at the
 DRAM bandwidth), and for the layers further than 15% from
-it, the explanation the emulator's profile gives (the busiest engine: MPE busy, DMA
-busy with few bytes, i.e. transfer latency, or SFU); the other layers (SFU and DMA
+it, the explanation the emulator's profile gives: the busiest engine; for the MPE how
+full its arrays were; for the DMA queues the DRAM bytes moved against the compulsory
+ones (and which operands the core split makes every core read) and whether those bytes
+at the full DRAM bandwidth fill the layer's time (bandwidth-bound) or not (transfer
+latency); for the SFU, epilogues; the other layers (SFU and DMA
 kernels) with their cycles and bound.
 
 The roofline bound of a network is max(MACs / peak MACs per cycle, bytes / DRAM bytes per
@@ -195,7 +198,7 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
             if lp.mpe_busy >= max(lp.dma_busy, lp.sfu_busy):
                 why = f"MPE busy {lp.mpe_busy:.0%} but the arrays {lp.mpe_utilization / max(lp.mpe_busy, 1e-9):.0%} full"
             elif lp.dma_busy >= lp.sfu_busy:
-                why = f"DMA busy {lp.dma_busy:.0%} for {compulsory_bytes(p) / 1e6:.2f} MB at least: transfer latency"
+                why = _dma_explanation(lp, p, mapping, compulsory_bytes(p, resident), machine)
             else:
                 why = f"SFU busy {lp.sfu_busy:.0%} (epilogues)"
         print(f"{lp.layer[:33]:<34}{lp.cycles:>11,}{bound:>11,.0f}{fraction:>8.0%}  {why}")
@@ -203,6 +206,28 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
     print(f"per-layer floor: {floor:,.0f} cycles (every matrix layer at its bound, the other layers and the "
           f"host as they are): this network is {result.cycles / max(floor, 1):.2f}x from it")
     return 0
+
+
+def _dma_explanation(lp, problem, mapping, need: int, machine) -> str:
+    """Why a layer the DMA queues kept busiest is far from its bound: the DRAM bytes it
+    moved against the compulsory ones (which operands its core split makes every core
+    read, or else the tiling's re-reads), and whether those bytes at the full DRAM
+    bandwidth fill the layer's time (bandwidth) or not (transfer latency)."""
+    moved = lp.dram_bytes
+    at_bandwidth = moved / machine.dram_bytes_per_cycle / max(lp.cycles, 1)
+    text = f"DMA busy {lp.dma_busy:.0%}, moved {moved / 1e6:.2f} MB"
+    if moved > 1.15 * need:
+        split = set(mapping.cores) if mapping is not None else set()
+        copies = math.prod(mapping.cores.values()) if mapping is not None else 1
+        shared = [op.name for op in problem.operands
+                  if op.name != "output" and copies > 1 and not split & set(op.dims)]
+        why = (f"{' and '.join(shared)} read by each of {copies} cores" if shared
+               else "operands re-read across LX tiles")
+        text += f" = {moved / max(need, 1):.1f}x the {need / 1e6:.2f} MB compulsory ({why})"
+    if lp.ring_bytes:
+        text += f", {lp.ring_bytes / 1e6:.2f} MB over the ring"
+    return text + (f"; at full DRAM bandwidth {at_bandwidth:.0%} of its time" + (
+        ": bandwidth-bound" if at_bandwidth >= 0.85 else ", the rest transfer latency"))
 
 
 def _small_layers():

@@ -443,7 +443,8 @@ class Emulator:
         st.stall_bw += stall
         if self.trace_events is not None:
             pc, op = tr.trace_args
-            args = {"bytes": op.nbytes, "latency_cycles": op.latency, "bandwidth_stall_cycles": stall}
+            args = {"bytes": op.nbytes, "over": "ring" if server is self.ring else "dram",
+                    "latency_cycles": op.latency, "bandwidth_stall_cycles": stall}
             self.trace_events.append((tr.start, duration, st.gsi, pc, None, args))
         st.t = end
         heapq.heappush(self.heap, (end, 1, st.gsi, None))

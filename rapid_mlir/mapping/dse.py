@@ -231,7 +231,8 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float)
     (never used to prune): the lower bound, or the DRAM time of the traffic the loop
     order causes (each operand tile reloaded at every step of the loops around it that do
     not index it) if larger, plus a step overhead (a DMA latency per LX step, halved
-    when double-buffered)."""
+    when double-buffered) and, where loads and stores share a queue, one step's share of
+    the transfers per LX output tile (the pipeline's restart after each tile's store)."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
     workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
@@ -247,6 +248,11 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float)
         traffic += tile * loads * workers
     memory = max(traffic, compulsory_bytes(problem, mapping.resident)) / machine.dram_bytes_per_cycle
     overhead = machine.dram_latency_cycles * math.prod(steps.values()) / (2 if mapping.double_buffer else 1)
+    if math.prod(mapping.corelets.values()) > 1 or machine.dma_queues < 2:
+        # Loads and stores share each corelet's queue: an LX output tile's store waits for
+        # its last products, and the next tile's first loads queue behind it, so each
+        # output tile adds about one step's share of the transfers.
+        overhead += memory / math.prod(steps[d] for d in problem.reduction)
     return max(bound, memory) + overhead
 
 

@@ -14,6 +14,8 @@ groups the executed instructions by origin:
 - `mpe_busy`, `sfu_busy`, `dma_busy`: busy cycles of each engine kind, summed over all
   cores and corelets, divided by `cycles` times the number of such engines: the
   fraction of the span the engines were working.
+- `dram_bytes`, `ring_bytes`: bytes the layer's DMA transfers moved to or from DRAM, and
+  from one core's LX to another's over the ring (the trace's `bytes` of each transfer).
 - `bound`: "compute" when the MPEs were busier than the DMA queues during the span,
   else "memory" (a layer with no MPE work is "sfu" when its SFUs were busier than its
   DMA queues).
@@ -40,6 +42,8 @@ class LayerProfile:
     mpe_busy: float = 0.0
     sfu_busy: float = 0.0
     dma_busy: float = 0.0
+    dram_bytes: int = 0
+    ring_bytes: int = 0
 
     @property
     def cycles(self) -> int:
@@ -77,6 +81,10 @@ def layer_profile(trace_events: list[dict], machine) -> list[LayerProfile]:
             row.sfu_cycles += dur
         elif name.startswith("dma."):
             row.dma_cycles += dur
+            if args.get("over") == "ring":
+                row.ring_bytes += args.get("bytes", 0)
+            else:
+                row.dram_bytes += args.get("bytes", 0)
     engines = machine.cores * machine.corelets_per_core
     queues = machine.cores * machine.dma_queues
     for row in rows.values():

@@ -22,7 +22,10 @@
   producer signals after the op; the consumer waits before the op (hoisted before the
   outermost loop that holds the consumer but not the producer) once per execution of the
   producer in between. A token carried by a loop is signalled in advance for the first
-  iteration (when its initial value is `rapid_mem.ready`) and drained after the loop.
+  iteration (when its initial value is `rapid_mem.ready`; a computed one made on the
+  producing stream once per loop entry signals it itself) and drained before the next
+  loop of its block or at the block's end (so that the ops after the loop that do not
+  need the last production, such as the load of the other slot, do not wait for it).
   Dependences between the same two streams whose code ranges are disjoint share a
   semaphore (`_Sync.number`).
 
@@ -240,6 +243,7 @@ class _Sync:
     before_op: dict = None         # op -> [Instruction] emitted before it (its stream)
     before_loop: dict = None       # (loop, stream) -> [Instruction]
     after_loop: dict = None        # (loop, stream) -> [Instruction]
+    block_end: dict = None         # (id(block), stream) -> [Instruction] emitted at the block's end
     sems: int = 0
     by_span: bool = False          # number per core range (regions on disjoint cores share numbers)
     barrier: tuple | None = None   # in-kernel barriers: (streams, join semaphore, go semaphore per stream)
@@ -247,6 +251,7 @@ class _Sync:
     def __post_init__(self):
         self.after_op, self.before_op = defaultdict(list), defaultdict(list)
         self.before_loop, self.after_loop = defaultdict(list), defaultdict(list)
+        self.block_end = defaultdict(list)
         self.base = self.sems
         self.deps: list[tuple[int, object, tuple[str, str], tuple[int, int]]] = []
         self.pre: dict[Operation, int] = {}   # preorder index of each op of the kernel
@@ -286,7 +291,7 @@ class _Sync:
             numbers[k][1] = end
             final[placeholder] = self.base + k
         self.sems = max([self.sems] + [v + 1 for v in final.values()])
-        for table in (self.after_op, self.before_op, self.before_loop, self.after_loop):
+        for table in (self.after_op, self.before_op, self.before_loop, self.after_loop, self.block_end):
             for instrs in table.values():
                 for ins in instrs:
                     if ins.operands.get("sem", 0) >= _PLACEHOLDER:
@@ -464,21 +469,37 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
         init_value = _passthrough(parent.inits[init_value.index])
     init = _producer(init_value) if init_value is not None else None
     sc = _stream(consumer, machine)
-    if init is not None:
-        # A computed initial value: the consumer waits for every execution of its producer
-        # before the loop starts (a plain edge); the carried part then starts as if ready.
-        _edge(sync, init, consumer, kernel, machine)
     sp = _stream(producer, machine) if producer is not None else sc
-    if sp == sc:
-        return  # in order on one stream
     lp = _loops(producer, kernel) if producer is not None else []
     inner = lp[lp.index(loop) + 1:] if loop in lp else []
     per_iteration = _trips(inner)
-    sem = sync.new(machine, _span(consumer), (sp, sc), (sync.pre[outer], sync.end[outer]))
+    # A computed initial value made on the loop's producing stream, once per entry of the
+    # loop: that op signals the first consumption itself (on its stream it comes before
+    # the loop's productions, so the counts stay in order). Otherwise the consumer would
+    # wait for it before the loop, and a double-buffered load of the other slot (the
+    # "slot 1 free" token is ready) would wait for the MPE to finish with slot 0.
+    early = (init is not None and sp != sc and _stream(init, machine) == sp and per_iteration == 1
+             and _loops(init, kernel) == _loops(outer, kernel) and _span(init) == _span(consumer))
+    if init is not None and not early:
+        # A computed initial value: the consumer waits for every execution of its producer
+        # before the loop starts (a plain edge); the carried part then starts as if ready.
+        _edge(sync, init, consumer, kernel, machine)
+    if sp == sc:
+        return  # in order on one stream
+    # The last production is drained late: before the next loop of the block that holds
+    # `outer`, or at the block's end, so that the ops of `sc` after the loop that do not
+    # need it (the peeled last step's load into the other slot) do not wait for it.
+    drain_at = next((op for op in _following(outer) if isinstance(op, LoopOp)), None)
+    last = drain_at if drain_at is not None else outer.parent_block().last_op
+    start = _extent(sync, init, outer)[0] if early else sync.pre[outer]
+    sem = sync.new(machine, _span(consumer), (sp, sc), (start, sync.pre[last] if drain_at else sync.end[last]))
     if producer is not None:
         sync.after_op[producer].append(Instruction("signal", {"sem": sem}))
-    # The first consumption is pre-signalled; the last production is drained below.
-    sync.before_loop[(outer, sc)].extend(_signals(sem, per_iteration))
+    if early:
+        sync.after_op[init].append(Instruction("signal", {"sem": sem}))
+    else:  # the first consumption is pre-signalled
+        sync.before_loop[(outer, sc)].extend(_signals(sem, per_iteration))
+    # the last production is drained below
     lc = _loops(consumer, kernel)
     below = lc[lc.index(loop) + 1:]
     waits = _waits(sem, per_iteration)
@@ -486,7 +507,18 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
         sync.before_loop[(below[0], sc)].extend(waits)
     else:
         sync.before_op[consumer].extend(waits)
-    sync.after_loop[(outer, sc)].extend(_waits(sem, per_iteration))  # drain the last production
+    if drain_at is not None:
+        sync.before_loop[(drain_at, sc)].extend(_waits(sem, per_iteration))
+    else:
+        sync.block_end[(id(outer.parent_block()), sc)].extend(_waits(sem, per_iteration))
+
+
+def _following(op: Operation):
+    """The ops after `op` in its block."""
+    op = op.next_op
+    while op is not None:
+        yield op
+        op = op.next_op
 
 
 # ---------------------------------------------------------------------------
@@ -547,6 +579,9 @@ class _CoreEmitter:
                     out[stream].extend(_join(stream, streams, join, go, True))
             elif not isinstance(op, AllocOp | ReadyOp | NextOp | GlobalOp):
                 raise LoweringError(f"unexpected op {op.name} in a kernel")
+        for (key, stream), instrs in self.sync.block_end.items():
+            if key == id(block):
+                out[stream].extend(instrs)
         return out
 
     def _loop(self, loop: LoopOp, out: dict[str, list[Instruction]]) -> None:

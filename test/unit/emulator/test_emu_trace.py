@@ -50,6 +50,7 @@ def test_chrome_trace_has_processes_threads_and_complete_events():
     assert "origin" not in next(e for e in instrs if e["name"] == "dma.copy")["args"]
     dma = next(e for e in instrs if e["name"] == "dma.copy")
     assert dma["args"]["bytes"] == 128 and dma["args"]["latency_cycles"] == 300
+    assert dma["args"]["over"] == "dram"
     wait = next(e for e in slices if e["name"] == "wait s0")
     assert wait["cat"] == "stall" and wait["args"]["start_cycle"] == 0
     assert wait["args"]["cycles"] == dma["args"]["cycles"]
