@@ -226,13 +226,15 @@ def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
     return list(sizes.elements())
 
 
-def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float) -> float:
+def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
+             restart: bool = True) -> float:
     """A cheap guess of the cycles, to decide which candidates a budget evaluates first
     (never used to prune): the lower bound, or the DRAM time of the traffic the loop
     order causes (each operand tile reloaded at every step of the loops around it that do
     not index it) if larger, plus a step overhead (a DMA latency per LX step, halved
-    when double-buffered) and, where loads and stores share a queue, one step's share of
-    the transfers per LX output tile (the pipeline's restart after each tile's store)."""
+    when double-buffered); with `restart`, where loads and stores share a queue and an
+    LX output tile takes several reduction steps, also one step's share of the transfers
+    per LX output tile after the first (the pipeline's restart after each tile's store)."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
     workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
@@ -248,11 +250,17 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float)
         traffic += tile * loads * workers
     memory = max(traffic, compulsory_bytes(problem, mapping.resident)) / machine.dram_bytes_per_cycle
     overhead = machine.dram_latency_cycles * math.prod(steps.values()) / (2 if mapping.double_buffer else 1)
-    if math.prod(mapping.corelets.values()) > 1 or machine.dma_queues < 2:
+    split_reduction = (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction)
+    reduction_steps = math.prod(steps[d] for d in problem.reduction)
+    if restart and (math.prod(mapping.corelets.values()) > 1 or machine.dma_queues < 2) \
+            and not split_reduction and reduction_steps > 1:
         # Loads and stores share each corelet's queue: an LX output tile's store waits for
         # its last products, and the next tile's first loads queue behind it, so each
-        # output tile adds about one step's share of the transfers.
-        overhead += memory / math.prod(steps[d] for d in problem.reduction)
+        # output tile adds about one step's share of the transfers (a split reduction
+        # stores nothing per tile; with one reduction step per tile the loads of the
+        # next tile come before the store).
+        total_steps = math.prod(steps.values())
+        overhead += memory * (total_steps // reduction_steps - 1) / total_steps
     return max(bound, memory) + overhead
 
 

@@ -272,3 +272,26 @@ def test_rapidc_option_errors(tmp_path, capsys, argv, message):
     src.write_text(MM)
     assert rapidc([str(src), *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_the_estimate_counts_a_pipeline_restart_per_output_tile():
+    """Two corelets (loads and stores on one queue each), two LX output tiles of four
+    reduction steps each: the restart term is one step's share of the DRAM time per
+    output tile after the first. Per corelet: lhs 8x16 tiles loaded 8 times (2,048 B), rhs
+    16x16 loaded 8 times (4,096 B), output 8x16 twice (512 B); two corelets: 13,312 B."""
+    from rapid_mlir.mapping.mapping import Mapping
+
+    desc = load_machine("rapid-1c")
+    problem = P.matmul("m", 1, 32, 16, 64)
+    mapping = Mapping(corelets={"m": 2}, rows=("m",), cols=("n",), simd=("k",), order=("b", "m", "n", "k"),
+                      lx={"b": 1, "m": 8, "n": 16, "k": 16}, l0={"m": 8, "n": 8, "k": 16})
+    bound = dse.lower_bound(problem, mapping, desc)
+    memory = 13312 / desc.dram_bytes_per_cycle
+    restart = dse.estimate(problem, mapping, desc, bound) - dse.estimate(problem, mapping, desc, bound, False)
+    assert restart == pytest.approx(memory * (2 - 1) / 8)
+    # one output tile, a split reduction, or separate load and store queues: no restart
+    for other in (dataclasses.replace(mapping, lx={"b": 1, "m": 16, "n": 16, "k": 16}),
+                  dataclasses.replace(mapping, corelets={"k": 2}),
+                  dataclasses.replace(mapping, corelets={})):
+        b = dse.lower_bound(problem, other, desc)
+        assert dse.estimate(problem, other, desc, b) == dse.estimate(problem, other, desc, b, False)
