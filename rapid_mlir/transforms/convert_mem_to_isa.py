@@ -447,7 +447,8 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
 
     The carried value may itself start from an enclosing loop's carried value (a chain
     through nested loops, as a "buffer free" token is); the first consumption then comes
-    from the outermost loop's initial value and the last production is drained after it.
+    from the outermost loop's initial value and the last production is drained after it
+    (before the next loop of its block, or at the block's end).
     The chain goes up only while each enclosing loop hands on the inner loop's result;
     where its body produces the token anew after the inner loop (a sibling loop, a peeled
     step), the first iteration's value is that loop's carried value, a carried edge of its
@@ -499,7 +500,6 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
         sync.after_op[init].append(Instruction("signal", {"sem": sem}))
     else:  # the first consumption is pre-signalled
         sync.before_loop[(outer, sc)].extend(_signals(sem, per_iteration))
-    # the last production is drained below
     lc = _loops(consumer, kernel)
     below = lc[lc.index(loop) + 1:]
     waits = _waits(sem, per_iteration)
