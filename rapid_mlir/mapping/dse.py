@@ -222,7 +222,7 @@ def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
                                   if d not in problem.reduction and d not in spatial)})
     for d in mapping.rows + mapping.cols:
         tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
-        sizes = _combine(sizes, tiles)
+        sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
     return list(sizes.elements())
 
 
@@ -286,7 +286,7 @@ def mpe_passes(problem: Problem, mapping: Mapping, machine: Machine) -> int:
         sizes = Counter({1: 1})
         for d in dims:
             tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
-            sizes = _combine(sizes, tiles)
+            sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
         total *= sum(count * -(-size // lanes) for size, count in sizes.items())
     return total
 
@@ -309,16 +309,6 @@ def compulsory_bytes(problem: Problem, resident: tuple[str, ...] = ()) -> int:
 
 
 # Helpers ---------------------------------------------------------------------------------
-
-
-def _combine(sizes: Counter, tiles: Counter) -> Counter:
-    """Tile sizes (element count -> how many) of two dims together: every pair, with the
-    counts of pairs of equal product added up (8 x 12 and 6 x 16 are two tiles of 96)."""
-    out: Counter = Counter()
-    for a, ca in sizes.items():
-        for b, cb in tiles.items():
-            out[a * b] += ca * cb
-    return out
 
 
 def _tile_sizes(extent: int, lx: int, l0: int) -> Counter:

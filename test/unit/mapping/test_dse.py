@@ -295,17 +295,3 @@ def test_the_estimate_counts_a_pipeline_restart_per_output_tile():
                   dataclasses.replace(mapping, corelets={})):
         b = dse.lower_bound(problem, other, desc)
         assert dse.estimate(problem, other, desc, b) == dse.estimate(problem, other, desc, b, False)
-
-
-def test_mpe_passes_count_every_tile_pair_even_of_equal_size():
-    """oh 14 in L0 tiles of 8 and 6, ow 28 in LX tiles of 16 and 12: the four row tiles
-    hold 128, 96, 96 and 72 outputs (two of 96), 16 + 12 + 12 + 9 = 49 passes of 8 rows."""
-    from rapid_mlir.mapping.mapping import Mapping
-
-    desc = load_machine("rapid-1c")
-    problem = P.conv2d("c", (1, 8, 14, 28), (8, 8, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1)
-    mapping = Mapping(rows=("oh", "ow"), cols=("oc",), simd=("ic",), order=tuple(problem.dims),
-                      lx={"n": 1, "g": 1, "oc": 8, "oh": 14, "ow": 16, "ic": 8, "kh": 1, "kw": 1},
-                      l0={"oh": 8, "ow": 16, "oc": 8, "ic": 8})
-    assert dse.mpe_passes(problem, mapping, desc) == 49
-    assert sorted(dse.output_tiles(problem, mapping)) == [72 * 8, 96 * 8, 96 * 8, 128 * 8]
