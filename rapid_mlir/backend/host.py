@@ -114,7 +114,7 @@ def link_bytes(entry: HostOp) -> tuple[int, int]:
     fn = host_function(entry.function)
     read = 0
     for t, arg in zip(entry.inputs, fn.body.block.args):
-        uses = [u for u in arg.uses]
+        uses = list(arg.uses)
         if uses and all(isinstance(u.operation, GatherOp) and u.index == 0 for u in uses):
             extent = t.shape[uses[0].operation.axis.value.data] if t.shape else 1
             slices = sum(math.prod(u.operation.indices.type.get_shape()) for u in uses)

@@ -78,11 +78,7 @@ class HostOp:
     function: str
     inputs: tuple[HostTensor, ...] = ()
     outputs: tuple[HostTensor, ...] = ()
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes that cross the host link per call (read and written)."""
-        return sum(t.nbytes for t in self.inputs) + sum(t.nbytes for t in self.outputs)
+    """The bytes a call moves over the host link: `backend.host.link_bytes`."""
 
 
 @dataclass

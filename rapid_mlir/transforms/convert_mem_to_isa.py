@@ -242,16 +242,15 @@ class _Sync:
     after_op: dict = None          # op -> [Instruction] emitted after it (its stream)
     before_op: dict = None         # op -> [Instruction] emitted before it (its stream)
     before_loop: dict = None       # (loop, stream) -> [Instruction]
-    after_loop: dict = None        # (loop, stream) -> [Instruction]
-    block_end: dict = None         # (id(block), stream) -> [Instruction] emitted at the block's end
+    block_end: dict = None         # block -> stream -> [Instruction] emitted at the block's end
     sems: int = 0
     by_span: bool = False          # number per core range (regions on disjoint cores share numbers)
     barrier: tuple | None = None   # in-kernel barriers: (streams, join semaphore, go semaphore per stream)
 
     def __post_init__(self):
         self.after_op, self.before_op = defaultdict(list), defaultdict(list)
-        self.before_loop, self.after_loop = defaultdict(list), defaultdict(list)
-        self.block_end = defaultdict(list)
+        self.before_loop = defaultdict(list)
+        self.block_end = defaultdict(lambda: defaultdict(list))
         self.base = self.sems
         self.deps: list[tuple[int, object, tuple[str, str], tuple[int, int]]] = []
         self.pre: dict[Operation, int] = {}   # preorder index of each op of the kernel
@@ -291,7 +290,8 @@ class _Sync:
             numbers[k][1] = end
             final[placeholder] = self.base + k
         self.sems = max([self.sems] + [v + 1 for v in final.values()])
-        for table in (self.after_op, self.before_op, self.before_loop, self.after_loop, self.block_end):
+        tables = (self.after_op, self.before_op, self.before_loop, *self.block_end.values())
+        for table in tables:
             for instrs in table.values():
                 for ins in instrs:
                     if ins.operands.get("sem", 0) >= _PLACEHOLDER:
@@ -510,7 +510,7 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     if drain_at is not None:
         sync.before_loop[(drain_at, sc)].extend(_waits(sem, per_iteration))
     else:
-        sync.block_end[(id(outer.parent_block()), sc)].extend(_waits(sem, per_iteration))
+        sync.block_end[outer.parent_block()][sc].extend(_waits(sem, per_iteration))
 
 
 def _following(op: Operation):
@@ -579,9 +579,8 @@ class _CoreEmitter:
                     out[stream].extend(_join(stream, streams, join, go, True))
             elif not isinstance(op, AllocOp | ReadyOp | NextOp | GlobalOp):
                 raise LoweringError(f"unexpected op {op.name} in a kernel")
-        for (key, stream), instrs in self.sync.block_end.items():
-            if key == id(block):
-                out[stream].extend(instrs)
+        for stream, instrs in self.sync.block_end.get(block, {}).items():
+            out[stream].extend(instrs)
         return out
 
     def _loop(self, loop: LoopOp, out: dict[str, list[Instruction]]) -> None:
@@ -603,7 +602,6 @@ class _CoreEmitter:
                 out[stream].extend(instrs)
                 for reg, step in self.loop_regs.get((loop, stream), []):
                     out[stream].append(Instruction("addi", {"rd": reg, "rs": reg, "imm": -step * count}))
-            out[stream].extend(self.sync.after_loop.get((loop, stream), []))
         around = frozenset(id(l) for l in _loops(loop, self.kernel))
         for stream in self.loop_streams.pop(loop, ()):
             for reg, _ in self.loop_regs.get((loop, stream), []):
