@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 
 from rapid_mlir.machine import Machine
 from rapid_mlir.mapping import space
+from rapid_mlir.mapping.footprint import window_extent
 from rapid_mlir.mapping.mapping import Mapping, MappingError
 from rapid_mlir.mapping.problem import Problem
 
@@ -222,7 +223,7 @@ def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
                                   if d not in problem.reduction and d not in spatial)})
     for d in mapping.rows + mapping.cols:
         tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
-        sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
+        sizes = _combine(sizes, tiles)
     return list(sizes.elements())
 
 
@@ -231,23 +232,16 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
     """A cheap guess of the cycles, to decide which candidates a budget evaluates first
     (never used to prune): the lower bound, or the DRAM time of the traffic the loop
     order causes (each operand tile reloaded at every step of the loops around it that do
-    not index it) if larger, plus a step overhead (a DMA latency per LX step, halved
-    when double-buffered); with `restart`, where loads and stores share a queue and an
+    not index it; a conv input's tile is its window) if larger, or, single-buffered, the
+    MPE time plus the loads' DRAM time if larger still (a step's loads wait for the
+    previous step's work), plus a step overhead (a DMA latency per LX step, halved when
+    double-buffered); with `restart`, where loads and stores share a queue and an
     LX output tile takes several reduction steps, also one step's share of the transfers
     per LX output tile after the first (the pipeline's restart after each tile's store)."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
-    workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
-    traffic = 0
-    for op in problem.operands:
-        if op.name in mapping.resident:
-            continue  # in LX already
-        tile = math.prod(mapping.lx.get(d, extent[d]) for d in op.dims) * op.itemsize
-        loads = math.prod(steps[d] for d in op.dims)
-        inner = max((mapping.order.index(d) for d in op.dims if d in mapping.order and steps[d] > 1),
-                    default=-1)
-        loads *= math.prod(steps[d] for d in mapping.order[:inner] if d not in op.dims)
-        traffic += tile * loads * workers
+    loaded, stored = dram_traffic(problem, mapping)
+    traffic = loaded + stored
     memory = max(traffic, compulsory_bytes(problem, mapping.resident)) / machine.dram_bytes_per_cycle
     overhead = machine.dram_latency_cycles * math.prod(steps.values()) / (2 if mapping.double_buffer else 1)
     split_reduction = (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction)
@@ -261,7 +255,38 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
         # next tile come before the store).
         total_steps = math.prod(steps.values())
         overhead += memory * (total_steps // reduction_steps - 1) / total_steps
+    if not mapping.double_buffer:
+        # One LX slot per operand: a step's loads wait for the previous step's work, so
+        # they add to the MPE time instead of hiding behind it (the stores still overlap).
+        mpe = mpe_passes(problem, mapping, machine) \
+            + machine.mpe_fill_drain_cycles * mpe_instructions(problem, mapping)
+        return max(bound, memory, mpe + loaded / machine.dram_bytes_per_cycle) + overhead
     return max(bound, memory) + overhead
+
+
+def dram_traffic(problem: Problem, mapping: Mapping) -> tuple[int, int]:
+    """(loaded, stored) DRAM bytes of all corelets as the loop order moves them: each
+    operand's LX tile (a conv input's: the window it reads, stride and halo included, at
+    most the image's rows and columns) once per step of the loops around its innermost stepped dim (once in all when
+    no dim of it steps); `resident` operands not at all."""
+    extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
+    steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
+    workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
+    loaded = stored = 0
+    for op in problem.operands:
+        if op.name in mapping.resident:
+            continue  # in LX already
+        tile = _lx_tile_elements(problem, mapping, op, extent) * op.itemsize
+        loads = math.prod(steps[d] for d in op.dims)
+        inner = max((mapping.order.index(d) for d in op.dims if d in mapping.order and steps[d] > 1),
+                    default=-1)
+        if inner >= 0:
+            loads *= math.prod(steps[d] for d in mapping.order[:inner] if d not in op.dims)
+        if op.name == "output":
+            stored += tile * loads * workers
+        else:
+            loaded += tile * loads * workers
+    return loaded, stored
 
 
 def mpe_instructions(problem: Problem, mapping: Mapping) -> int:
@@ -286,7 +311,7 @@ def mpe_passes(problem: Problem, mapping: Mapping, machine: Machine) -> int:
         sizes = Counter({1: 1})
         for d in dims:
             tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
-            sizes = Counter({a * b: ca * cb for a, ca in sizes.items() for b, cb in tiles.items()})
+            sizes = _combine(sizes, tiles)
         total *= sum(count * -(-size // lanes) for size, count in sizes.items())
     return total
 
@@ -309,6 +334,29 @@ def compulsory_bytes(problem: Problem, resident: tuple[str, ...] = ()) -> int:
 
 
 # Helpers ---------------------------------------------------------------------------------
+
+
+def _lx_tile_elements(problem: Problem, mapping: Mapping, op, extent: dict[str, int]) -> int:
+    """Elements of one LX tile of `op`; a conv input's tile is the window its output tile
+    reads (stride and halo), without the rows of padding."""
+    window = problem.kind == "conv2d" and op.name == "input"
+    n = 1
+    for d in op.dims:
+        size = mapping.lx.get(d, extent[d])
+        if window and d in ("oh", "ow"):
+            size = min(window_extent(problem, mapping, d), problem.params["in_h" if d == "oh" else "in_w"])
+        n *= size
+    return n
+
+
+def _combine(sizes: Counter, tiles: Counter) -> Counter:
+    """Tile sizes (element count -> how many) of two dims together: every pair, with the
+    counts of pairs of equal product added up (8 x 12 and 6 x 16 are two tiles of 96)."""
+    out: Counter = Counter()
+    for a, ca in sizes.items():
+        for b, cb in tiles.items():
+            out[a * b] += ca * cb
+    return out
 
 
 def _tile_sizes(extent: int, lx: int, l0: int) -> Counter:

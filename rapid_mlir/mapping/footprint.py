@@ -220,7 +220,7 @@ def _tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNeed:
     if problem.kind in (VECTOR, COPY):
         return _vector_tile_need(problem, mapping, op)
     window = problem.kind == "conv2d" and op.name == "input"
-    shape = tuple(_window_extent(problem, mapping, d) if window and d in _WINDOW
+    shape = tuple(window_extent(problem, mapping, d) if window and d in _WINDOW
                   else mapping.lx.get(d, 1) for d in op.dims)
     varying = set(op.dims)
     if window:
@@ -261,7 +261,7 @@ def _vector_tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNe
     if op.role == "resident":
         shape = tuple(mapping.per_corelet_extent(problem, d) for d in op.dims)
     elif op.role == "window":
-        shape = tuple(_window_extent(problem, mapping, d) if d in _WINDOW else mapping.lx.get(d, 1)
+        shape = tuple(window_extent(problem, mapping, d) if d in _WINDOW else mapping.lx.get(d, 1)
                       for d in op.dims)
     else:
         shape = tuple(mapping.lx.get(d, 1) for d in op.dims)
@@ -272,7 +272,7 @@ def _vector_tile_need(problem: Problem, mapping: Mapping, op: Operand) -> TileNe
     return TileNeed(op.name, shape, op.itemsize, copies, buffers)
 
 
-def _window_extent(problem: Problem, mapping: Mapping, dim: str) -> int:
+def window_extent(problem: Problem, mapping: Mapping, dim: str) -> int:
     """Input rows (dim oh) or columns (ow) an output tile reads, halo included."""
     kernel, stride, dilation = _WINDOW[dim]
     out_tile, kernel_tile = mapping.lx.get(dim, 1), mapping.lx.get(kernel, 1)

@@ -295,3 +295,56 @@ def test_the_estimate_counts_a_pipeline_restart_per_output_tile():
                   dataclasses.replace(mapping, corelets={})):
         b = dse.lower_bound(problem, other, desc)
         assert dse.estimate(problem, other, desc, b) == dse.estimate(problem, other, desc, b, False)
+
+
+def test_mpe_passes_count_every_tile_pair_even_of_equal_size():
+    """oh 14 in L0 tiles of 8 and 6, ow 28 in LX tiles of 16 and 12: the four row tiles
+    hold 128, 96, 96 and 72 outputs (two of 96), 16 + 12 + 12 + 9 = 49 passes of 8 rows."""
+    from rapid_mlir.mapping.mapping import Mapping
+
+    desc = load_machine("rapid-1c")
+    problem = P.conv2d("c", (1, 8, 14, 28), (8, 8, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    mapping = Mapping(rows=("oh", "ow"), cols=("oc",), simd=("ic",), order=tuple(problem.dims),
+                      lx={"n": 1, "g": 1, "oc": 8, "oh": 14, "ow": 16, "ic": 8, "kh": 1, "kw": 1},
+                      l0={"oh": 8, "ow": 16, "oc": 8, "ic": 8})
+    assert dse.mpe_passes(problem, mapping, desc) == 49
+    assert sorted(dse.output_tiles(problem, mapping)) == [72 * 8, 96 * 8, 96 * 8, 128 * 8]
+
+
+def test_the_estimate_of_a_single_buffered_mapping_adds_its_loads_to_the_mpe_time():
+    """With one LX slot a step's loads wait for the previous step's work. One corelet, 32 x
+    16 x 1024 in LX tiles of 8 x 16 x 256: 1,024 MPE passes in 512 instructions, 16 LX
+    steps; loads lhs 16 x 4,096 B and rhs 16 x 8,192 B, stores 4 x 256 B of output."""
+    from rapid_mlir.mapping.mapping import Mapping
+
+    desc = load_machine("rapid-1c")
+    problem = P.matmul("m", 1, 32, 16, 1024)
+    single = Mapping(rows=("m",), cols=("n",), simd=("k",), order=("b", "m", "n", "k"),
+                     lx={"b": 1, "m": 8, "n": 16, "k": 256}, l0={"m": 8, "n": 8, "k": 16}, double_buffer=False)
+    mpe = 1024 + 512 * desc.mpe_fill_drain_cycles
+    loads, memory = 196608 / desc.dram_bytes_per_cycle, 197632 / desc.dram_bytes_per_cycle
+    bound = dse.lower_bound(problem, single, desc)
+    assert bound == mpe
+    assert dse.estimate(problem, single, desc, bound) == pytest.approx(
+        mpe + loads + 16 * desc.dram_latency_cycles)
+    double = dataclasses.replace(single, double_buffer=True)
+    assert dse.estimate(problem, double, desc, bound) == pytest.approx(
+        max(bound, memory) + 8 * desc.dram_latency_cycles)
+
+
+@pytest.mark.parametrize("kernel, stride, pad, in_hw, traffic", [
+    # 3x3 over 8x8: two LX steps of 4 rows read 6 input rows each (halo), all 8 columns
+    # (10 with the halo, but the image has 8): 2 x 768 B; the weight (no stepped dim) once.
+    (3, 1, 1, 8, (2 * 8 * 6 * 8 * 2 + 8 * 8 * 9 * 2, 2 * 8 * 4 * 8 * 2)),
+    # 1x1 stride 2 over 16x16: 4 output rows read 7 input rows, 8 columns read 15.
+    (1, 2, 0, 16, (2 * 8 * 7 * 15 * 2 + 8 * 8 * 2, 2 * 8 * 4 * 8 * 2)),
+])
+def test_dram_traffic_counts_a_conv_input_tile_as_its_window(kernel, stride, pad, in_hw, traffic):
+    from rapid_mlir.mapping.mapping import Mapping
+
+    problem = P.conv2d("c", (1, 8, in_hw, in_hw), (8, 8, kernel, kernel), (stride, stride), (pad,) * 4, (1, 1), 1)
+    assert problem.dims["oh"] == problem.dims["ow"] == 8
+    mapping = Mapping(rows=("oh", "ow"), cols=("oc",), simd=("ic",), order=tuple(problem.dims),
+                      lx={"n": 1, "g": 1, "oc": 8, "oh": 4, "ow": 8, "ic": 8, "kh": kernel, "kw": kernel},
+                      l0={"oh": 4, "ow": 8, "oc": 8, "ic": 8})
+    assert dse.dram_traffic(problem, mapping) == traffic
