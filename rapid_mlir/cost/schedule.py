@@ -21,9 +21,11 @@ What it mirrors of the lowering:
 - L0 tiles over the output dims; per tile one MPE per reduction step (conv: kh x kw x
   ic tiles; with `simd(kw,ic)` kh instructions of k = kw x ic), then, at the last LX
   reduction step, the SFU epilogue (bias add and/or
-  activation, one or two instructions) and one store; with one ACC tile (the reduction
-  in one LX step) the next tile's first MPE waits for the epilogue; the first epilogue of
-  an LX tile waits for the previous LX tile's last store.
+  activation, one or two instructions) and one store; with the reduction in one LX step
+  the next tile's first MPE waits for the epilogue of the tile before (one ACC tile),
+  or, double-buffered, for the last epilogue that read its ACC tile (two alternate along
+  the innermost L0 dim with several tiles); the first epilogue of an LX tile waits for
+  the previous LX tile's last store.
 - Queues: a lone corelet loads on queue 0 and stores on queue 1; two corelets each use
   their own queue for both.
 - A `resident(...)` weight (`mapping/residency.py`) is not loaded: an earlier kernel left
@@ -161,6 +163,11 @@ class _Builder:
         self.slots = {op: 2 if mapping.double_buffer and lvl >= 0 else 1 for op, lvl in self.load_level.items()}
         red = [d for d in problem.reduction if d in self.levels]
         self.multi = bool(red)
+        # one reduction step, double-buffered: two ACC tiles alternate along the innermost
+        # L0 dim with several tiles; a tile's first MPE waits for the epilogue that last
+        # read its ACC tile
+        self.pingpong = mapping.double_buffer and not self.multi
+        self.acc_free: list[int | None] = [None, None]
         self.ops: list[Op] = []
         self.at = {d: (origin[d], tiles(sizes[d], self.lx[d])[0]) for d in problem.dims}  # (abs start, size)
         self.free = {(op, s): None for op in inputs for s in range(2)}
@@ -258,8 +265,8 @@ class _Builder:
             self.pending_sfu.append(self.last_store)
         ranges = [tiles(self.at[d][1], self.l0[d]) for d in self.lay.l0_dims]
         red = self.reduction_tiles()
-        for shape in itertools.product(*ranges):
-            self.tile(dict(zip(self.lay.l0_dims, shape)), red)
+        for index, shape in zip(itertools.product(*(range(len(r)) for r in ranges)), itertools.product(*ranges)):
+            self.tile(dict(zip(self.lay.l0_dims, shape)), red, _acc_slot(ranges, index))
 
     def reduction_tiles(self) -> list[int]:
         """The k of each MPE instruction of one L0 output tile."""
@@ -270,7 +277,7 @@ class _Builder:
             return k * (self.p.dims["kh"] * self.p.dims["kw"])
         return k
 
-    def tile(self, t: dict, red: list[int]) -> None:
+    def tile(self, t: dict, red: list[int], slot: int = 0) -> None:
         mc = self.mc
         if self.p.kind == "conv2d":
             m, n = t["oh"] * t["ow"], t["oc"]
@@ -281,7 +288,7 @@ class _Builder:
             if j == 0:
                 deps, self.pending_mpe = self.pending_mpe, []
                 if not self.multi:
-                    deps = deps + [self.last_sfu]
+                    deps = deps + [self.acc_free[slot] if self.pingpong else self.last_sfu]
             deps.append(self.last_mpe)
             passes = -(-m // mc.mpe_rows) * -(-n // mc.mpe_cols) * -(-k // mc.mpe_simd)
             # the first instruction of a tile also pays the address updates (addi) of the L0 loop
@@ -294,6 +301,7 @@ class _Builder:
             self.last_sfu = self.add(Op("sfu", SFU, mc.sfu_latency_cycles + -(-m * n // mc.sfu_lanes), 0,
                                         deps + [self.last_sfu]))
             deps = []
+        self.acc_free[slot] = self.last_sfu
         self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
 
 
@@ -376,13 +384,15 @@ class FastBuilder(_Builder):
         got = self._shapes.get(key)
         if got is None:
             ranges = [tiles(self.at[d][1], self.l0[d]) for d in self.lay.l0_dims]
-            got = self._shapes[key] = ([dict(zip(self.lay.l0_dims, shape)) for shape in itertools.product(*ranges)],
+            got = self._shapes[key] = ([(dict(zip(self.lay.l0_dims, shape)), _acc_slot(ranges, index))
+                                        for index, shape in zip(itertools.product(*(range(len(r)) for r in ranges)),
+                                                                itertools.product(*ranges))],
                                        self.reduction_tiles())
         shapes, red = got
-        for t in shapes:
-            self.tile(t, red)
+        for t, slot in shapes:
+            self.tile(t, red, slot)
 
-    def tile(self, t: dict, red: list[int]) -> None:
+    def tile(self, t: dict, red: list[int], slot: int = 0) -> None:
         mc = self.mc
         if self.p.kind == "conv2d":
             m, n = t["oh"] * t["ow"], t["oc"]
@@ -396,7 +406,7 @@ class FastBuilder(_Builder):
             cycles = self._mpe_cycles[ck] = cycles + _TILE_ADDI * mc.scalar_cycles
         deps, self.pending_mpe = self.pending_mpe, []
         if not self.multi:
-            deps = deps + [self.last_sfu]
+            deps = deps + [self.acc_free[slot] if self.pingpong else self.last_sfu]
         deps.append(self.last_mpe)
         self.last_mpe = self.add(Op("mpe", MPE, cycles, 0, deps))
         if not self.red_last:
@@ -406,7 +416,15 @@ class FastBuilder(_Builder):
             self.last_sfu = self.add(Op("sfu", SFU, mc.sfu_latency_cycles + -(-m * n // mc.sfu_lanes), 0,
                                         deps + [self.last_sfu]))
             deps = []
+        self.acc_free[slot] = self.last_sfu
         self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
+
+
+def _acc_slot(ranges: list[list[int]], index: tuple[int, ...]) -> int:
+    """The ACC tile (0 or 1) of the L0 tile at `index` (per L0 dim) when two alternate:
+    its index along the innermost L0 dim with several tiles, mod 2 (`mpe_lowering`)."""
+    several = [i for i, r in enumerate(ranges) if len(r) > 1]
+    return index[several[-1]] % 2 if several else 0
 
 
 def corelet_work(problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict, lone: bool,

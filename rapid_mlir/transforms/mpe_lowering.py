@@ -28,8 +28,11 @@ and every instruction has static sizes:
 - **Reduction across LX steps** (`lx(ic) < ic`, `lx(k) < K`): the accumulator holds every
   L0 tile of the LX output tile (one ACC slot each) across the LX reduction loop; the
   first step overwrites (`mpe` without accumulate), the last one takes each finished
-  tile out of ACC (the SFU epilogue) and stores it. With one reduction step a single
-  ACC tile is reused tile after tile.
+  tile out of ACC (the SFU epilogue) and stores it. With one reduction step the L0
+  tiles share one ACC tile, or, with `double_buffer`, two that alternate along the
+  innermost L0 dim with several tiles (its loop unrolled by two, an odd tile peeled), so
+  that a tile's MPEs do not wait for the previous tile's epilogue, only for the one
+  before it (carried "acc free" tokens per slot).
 - **L0 tiles.** Inside an LX tile, loops over the L0 tiles of the output dims (the last,
   ragged tile peeled); per L0 tile one MPE instruction per reduction step (conv: kernel
   offset x `ic` tile, the shifted GEMMs; matmul: `k` tile), unrolled in the loop body;
@@ -412,7 +415,11 @@ class MpeEmitter:
         self.red_first = self.red_last = True
         self.pending_mpe: list[SSAValue] = []
         self.pending_sfu: list[SSAValue] = []
-        self.keys = [f"{op}{s}" for op in self.inputs for s in range(self.slots[op])] + ["mpe", "acc", "out"]
+        # one reduction step, double-buffered: two ACC tiles alternate (module docstring)
+        self.pingpong = plan.double_buffer and not self.multi and any(
+            self.tile[d] > self.t0[d] for d in self.L0_DIMS)  # else one L0 tile per LX tile: one ACC tile
+        self.acc_slot, self.pp_dim = 0, None
+        self.keys = self._keys()
         self.unrolled = self._unrolled()
 
     def partial_sums(self, part: SSAValue) -> MpeEmitter:
@@ -421,8 +428,14 @@ class MpeEmitter:
         store (the owner of the output block applies those after combining)."""
         self.part = part
         self.inputs = [op for op in self.inputs if op != self.BIAS]
-        self.keys = [f"{op}{s}" for op in self.inputs for s in range(self.slots[op])] + ["mpe", "acc", "out"]
+        self.keys = self._keys()
         return self
+
+    def _keys(self) -> list[str]:
+        """The tokens the loops carry: each LX slot's "free", the last MPE, the last SFU
+        ("acc"), the last store ("out"), and with `pingpong` each ACC tile's "free"."""
+        return ([f"{op}{s}" for op in self.inputs for s in range(self.slots[op])] + ["mpe", "acc", "out"]
+                + (["acc0", "acc1"] if self.pingpong else []))
 
     # -- structure ----------------------------------------------------------------------
 
@@ -432,7 +445,9 @@ class MpeEmitter:
             per = self._per(self.levels.index(level))
             return max(r.count // per for r in self.runs[level])
         dim = level[:-1]
-        return self.tile[dim] // self.t0[dim]
+        several = [d for d in self.L0_DIMS if -(-self.tile[d] // self.t0[d]) > 1]
+        pairs = self.pingpong and several and dim == several[-1]  # a loop of pairs (ping-pong ACC)
+        return self.tile[dim] // self.t0[dim] // (2 if pairs else 1)
 
     def _unrolled(self) -> set[str]:
         """Levels unrolled so that the loops nest at most `loop_depth` deep: those with
@@ -459,7 +474,10 @@ class MpeEmitter:
         self.lx_out = self.part if self.part is not None else self.alloc(self.out_tile(), f16, M.MemSpace.LX)
         tile = self.acc_tile()
         self.acc_slots = math.prod(-(-self.tile[d] // self.t0[d]) for d in self.L0_DIMS) if self.multi else 1
-        self.acc = self.alloc(((self.acc_slots,) if self.multi else ()) + tuple(tile), f32, M.MemSpace.ACC)
+        if self.pingpong:
+            self.acc_slots = 2
+        self.acc = self.alloc(((self.acc_slots,) if self.acc_slots > 1 or self.multi else ()) + tuple(tile),
+                              f32, M.MemSpace.ACC)
         self.acc_elems = math.prod(tile)
         ready = self.add(self.block, M.ReadyOp.build(result_types=[M.TokenType()])).token
         st = dict.fromkeys(self.keys, ready)
@@ -563,6 +581,10 @@ class MpeEmitter:
             self.pending_mpe.append(st["acc"])  # every ACC slot drained (the last SFU of the previous tile)
         if self.red_last:
             self.pending_sfu.append(st["out"])
+        # the ACC tiles alternate along the innermost L0 dim with several tiles here
+        several = [d for d in self.L0_DIMS if -(-self.at[d].size // self.t0[d]) > 1]
+        self.pp_dim = several[-1] if self.pingpong and several else None
+        self.acc_slot = 0
         return self._l0(block, 0, st)
 
     def _l0(self, block: Block, j: int, st: dict) -> dict:
@@ -571,16 +593,23 @@ class MpeEmitter:
         dim = self.L0_DIMS[j]
         label, t0 = f"{dim}i", self.t0[dim]
         full, rest = divmod(self.at[dim].size, t0)
-        if full > 1 and label not in self.unrolled:
-            loop, body, bst = self._loop(block, label, full, st)
-            self.at0[dim] = (Aff(loops=((label, 1),)), t0)
-            st = self._close(loop, body, self._l0(body, j + 1, bst))
-        else:
-            for index in range(full):
-                self.at0[dim] = (Aff(index), t0)
-                st = self._l0(block, j + 1, st)
+        per = 2 if dim == self.pp_dim else 1  # tiles per iteration: one per ACC tile
+        done = 0
+        if full // per > 1 and label not in self.unrolled:
+            loop, body, bst = self._loop(block, label, full // per, st)
+            for s in range(per):
+                self.at0[dim] = (Aff(loops=((label, per),)) + s, t0)
+                self.acc_slot = s if per == 2 else self.acc_slot
+                bst = self._l0(body, j + 1, bst)
+            st = self._close(loop, body, bst)
+            done = full // per * per
+        for index in range(done, full):
+            self.at0[dim] = (Aff(index), t0)
+            self.acc_slot = index % 2 if per == 2 else self.acc_slot
+            st = self._l0(block, j + 1, st)
         if rest:
             self.at0[dim] = (Aff(full), rest)
+            self.acc_slot = full % 2 if per == 2 else self.acc_slot
             st = self._l0(block, j + 1, st)
         return st
 
@@ -589,6 +618,8 @@ class MpeEmitter:
         return self.at0[dim][0] * self.t0[dim]
 
     def _acc_offset(self) -> Aff:
+        if self.pingpong:
+            return Aff(self.acc_slot * self.acc_elems)
         if not self.multi:
             return Aff()
         index = Aff()
@@ -605,7 +636,9 @@ class MpeEmitter:
             after = []
             if n == 0:
                 after, self.pending_mpe = self.pending_mpe, []
-                if not self.multi:
+                if self.pingpong:
+                    after.append(st[f"acc{self.acc_slot}"])  # the tile before has left this ACC tile
+                elif not self.multi:
                     after.append(st["acc"])  # the previous tile has left the accumulator
                 after = _latest(after)
             c_acc, a_acc, b_acc = self.mpe_accesses(step, acc_offset)
@@ -621,8 +654,12 @@ class MpeEmitter:
         after, self.pending_sfu = [st["mpe"], *self.pending_sfu], []
         if self.part is not None:  # a partial sum: to its place in the whole output, in f32, no store
             st["acc"] = self._sfu(block, "copy", [self.part, self.acc], [self.store_access()[0], src], after)
+            if self.pingpong:
+                st[f"acc{self.acc_slot}"] = st["acc"]
             return st
         st["acc"] = self._epilogue(block, dst, src, bias, after)
+        if self.pingpong:
+            st[f"acc{self.acc_slot}"] = st["acc"]
         out_dst, out_src = self.store_access()
         st["out"] = self._dma(block, self.output, out_dst, self.lx_out, out_src, [st["acc"]],
                               queue=self.r.store_queue)

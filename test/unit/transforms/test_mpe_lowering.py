@@ -136,12 +136,12 @@ def test_ragged_dense_layer(tmp_path, machine):
 @pytest.mark.parametrize("machine", PRESETS)
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 2)])
 def test_lx_row_steps_pad_both_image_borders(tmp_path, machine, stride, dilation):
-    """17 rows of a 5x5 kernel with 2 rows of padding, 4 output rows per LX step: the first
+    """17 rows of a 5x5 kernel with 2 rows of padding, 2 output rows per LX step: the first
     step's window is padded at the top, the last ones' at the bottom (their own DMA pads,
     peeled), the steps between run in a loop without padding."""
     text = conv_text(1, 4, 17, 17, 8, 5, stride=stride, pad=2, dilation=dilation)
     oh = (17 + 4 - dilation * 4 - 1) // stride + 1  # 17 or 7
-    rows = 4 if stride == 1 else 1                    # 4, 4, 4, 4, 1 or 7 x 1 per step
+    rows = 2 if stride == 1 else 1                    # 8 x 2 and 1, or 7 x 1 per step
     mapping = {"cores": {"oc": 2} if machine != "rapid-1c" else {},
                "lx": {"n": 1, "g": 1, "oc": 4, "oh": rows, "ow": oh, "ic": 4, "kh": 5, "kw": 5},
                "l0": {"oh": min(rows, 2), "ow": oh, "oc": 4, "ic": 4}}
