@@ -637,7 +637,7 @@ class MpeEmitter:
             if n == 0:
                 after, self.pending_mpe = self.pending_mpe, []
                 if self.pingpong:
-                    after.append(st[f"acc{self.acc_slot}"])  # the tile before has left this ACC tile
+                    after.append(st[f"acc{self.acc_slot}"])  # the last tile that used this ACC tile has left it
                 elif not self.multi:
                     after.append(st["acc"])  # the previous tile has left the accumulator
                 after = _latest(after)
