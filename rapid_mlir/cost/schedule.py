@@ -265,8 +265,8 @@ class _Builder:
             self.pending_sfu.append(self.last_store)
         ranges = [tiles(self.at[d][1], self.l0[d]) for d in self.lay.l0_dims]
         red = self.reduction_tiles()
-        for index, shape in zip(itertools.product(*(range(len(r)) for r in ranges)), itertools.product(*ranges)):
-            self.tile(dict(zip(self.lay.l0_dims, shape)), red, _acc_slot(ranges, index))
+        for t, slot in _l0_tiles(self.lay.l0_dims, ranges):
+            self.tile(t, red, slot)
 
     def reduction_tiles(self) -> list[int]:
         """The k of each MPE instruction of one L0 output tile."""
@@ -384,10 +384,7 @@ class FastBuilder(_Builder):
         got = self._shapes.get(key)
         if got is None:
             ranges = [tiles(self.at[d][1], self.l0[d]) for d in self.lay.l0_dims]
-            got = self._shapes[key] = ([(dict(zip(self.lay.l0_dims, shape)), _acc_slot(ranges, index))
-                                        for index, shape in zip(itertools.product(*(range(len(r)) for r in ranges)),
-                                                                itertools.product(*ranges))],
-                                       self.reduction_tiles())
+            got = self._shapes[key] = (_l0_tiles(self.lay.l0_dims, ranges), self.reduction_tiles())
         shapes, red = got
         for t, slot in shapes:
             self.tile(t, red, slot)
@@ -420,11 +417,14 @@ class FastBuilder(_Builder):
         self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
 
 
-def _acc_slot(ranges: list[list[int]], index: tuple[int, ...]) -> int:
-    """The ACC tile (0 or 1) of the L0 tile at `index` (per L0 dim) when two alternate:
-    its index along the innermost L0 dim with several tiles, mod 2 (`mpe_lowering`)."""
+def _l0_tiles(dims: tuple[str, ...], ranges: list[list[int]]) -> list[tuple[dict, int]]:
+    """(sizes, ACC tile) of an LX tile's L0 tiles in program order, `ranges` the tile
+    sizes along each of `dims`; the ACC tile (0 or 1, when two alternate) is the index
+    along the innermost dim with several tiles, mod 2 (`mpe_lowering`)."""
     several = [i for i, r in enumerate(ranges) if len(r) > 1]
-    return index[several[-1]] % 2 if several else 0
+    return [(dict(zip(dims, shape)), index[several[-1]] % 2 if several else 0)
+            for index, shape in zip(itertools.product(*(range(len(r)) for r in ranges)),
+                                    itertools.product(*ranges))]
 
 
 def corelet_work(problem: Problem, mapping: Mapping, machine, origin: dict, sizes: dict, lone: bool,

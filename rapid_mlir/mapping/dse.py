@@ -266,9 +266,8 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
 
 def dram_traffic(problem: Problem, mapping: Mapping) -> tuple[int, int]:
     """(loaded, stored) DRAM bytes of all corelets as the loop order moves them: each
-    operand's LX tile (a conv input's: the window it reads, stride and halo included, at
-    most the image's rows and columns) once per step of the loops around its innermost stepped dim (once in all when
-    no dim of it steps); `resident` operands not at all."""
+    operand's LX tile once per step of the loops around its innermost stepped dim (once
+    in all when no dim of it steps; `_lx_tile_elements`); `resident` operands not at all."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
     workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
@@ -338,7 +337,7 @@ def compulsory_bytes(problem: Problem, resident: tuple[str, ...] = ()) -> int:
 
 def _lx_tile_elements(problem: Problem, mapping: Mapping, op, extent: dict[str, int]) -> int:
     """Elements of one LX tile of `op`; a conv input's tile is the window its output tile
-    reads (stride and halo), without the rows of padding."""
+    reads (stride and halo included), at most the image's rows and columns."""
     window = problem.kind == "conv2d" and op.name == "input"
     n = 1
     for d in op.dims:

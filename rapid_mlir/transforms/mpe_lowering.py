@@ -445,9 +445,14 @@ class MpeEmitter:
             per = self._per(self.levels.index(level))
             return max(r.count // per for r in self.runs[level])
         dim = level[:-1]
-        several = [d for d in self.L0_DIMS if -(-self.tile[d] // self.t0[d]) > 1]
-        pairs = self.pingpong and several and dim == several[-1]  # a loop of pairs (ping-pong ACC)
+        pairs = dim == self._pingpong_dim(self.tile)  # a loop of pairs (two ACC tiles)
         return self.tile[dim] // self.t0[dim] // (2 if pairs else 1)
+
+    def _pingpong_dim(self, sizes: dict[str, int]) -> str | None:
+        """With `pingpong`, the L0 dim the two ACC tiles alternate along in an LX tile of
+        `sizes`: the innermost with several L0 tiles (None: one L0 tile, one ACC tile)."""
+        several = [d for d in self.L0_DIMS if -(-sizes[d] // self.t0[d]) > 1]
+        return several[-1] if self.pingpong and several else None
 
     def _unrolled(self) -> set[str]:
         """Levels unrolled so that the loops nest at most `loop_depth` deep: those with
@@ -581,9 +586,7 @@ class MpeEmitter:
             self.pending_mpe.append(st["acc"])  # every ACC slot drained (the last SFU of the previous tile)
         if self.red_last:
             self.pending_sfu.append(st["out"])
-        # the ACC tiles alternate along the innermost L0 dim with several tiles here
-        several = [d for d in self.L0_DIMS if -(-self.at[d].size // self.t0[d]) > 1]
-        self.pp_dim = several[-1] if self.pingpong and several else None
+        self.pp_dim = self._pingpong_dim({d: self.at[d].size for d in self.L0_DIMS})
         self.acc_slot = 0
         return self._l0(block, 0, st)
 
@@ -599,19 +602,25 @@ class MpeEmitter:
             loop, body, bst = self._loop(block, label, full // per, st)
             for s in range(per):
                 self.at0[dim] = (Aff(loops=((label, per),)) + s, t0)
-                self.acc_slot = s if per == 2 else self.acc_slot
+                self._alternate(dim, s)
                 bst = self._l0(body, j + 1, bst)
             st = self._close(loop, body, bst)
             done = full // per * per
         for index in range(done, full):
             self.at0[dim] = (Aff(index), t0)
-            self.acc_slot = index % 2 if per == 2 else self.acc_slot
+            self._alternate(dim, index)
             st = self._l0(block, j + 1, st)
         if rest:
             self.at0[dim] = (Aff(full), rest)
-            self.acc_slot = full % 2 if per == 2 else self.acc_slot
+            self._alternate(dim, full)
             st = self._l0(block, j + 1, st)
         return st
+
+    def _alternate(self, dim: str, index: int) -> None:
+        """The L0 tile at `index` along `dim` uses ACC tile `index % 2` when the two
+        alternate along `dim`."""
+        if dim == self.pp_dim:
+            self.acc_slot = index % 2
 
     def rel(self, dim: str) -> Aff:
         """The current L0 tile's start within the LX tile along `dim`."""
