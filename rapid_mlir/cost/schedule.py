@@ -26,6 +26,9 @@ What it mirrors of the lowering:
   or, double-buffered, for the last epilogue that read its ACC tile (two alternate along
   the innermost L0 dim with several tiles); the first epilogue of an LX tile waits for
   the previous LX tile's last store.
+- Rotation (`mapping/rotation.py`): at the rotated level, an LX output tile's last
+  reduction step's loads are followed by the next tile's first-step loads (slot 0),
+  which that step then works on.
 - Queues: a lone corelet loads on queue 0 and stores on queue 1; two corelets each use
   their own queue for both.
 - A `resident(...)` weight (`mapping/residency.py`) is not loaded: an earlier kernel left
@@ -42,6 +45,7 @@ from dataclasses import dataclass, field
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.mapping.problem import Problem
 from rapid_mlir.mapping.residency import lowering_names
+from rapid_mlir.mapping.rotation import rotated_level
 
 LOAD, STORE, MPE, SFU = "load", "store", "mpe", "sfu"
 
@@ -168,6 +172,10 @@ class _Builder:
         # read its ACC tile
         self.pingpong = mapping.double_buffer and not self.multi
         self.acc_free: list[int | None] = [None, None]
+        self.rotate = rotated_level(self.levels, problem.reduction, self.load_level, mapping.double_buffer,
+                                    len(tiles(sizes[self.levels[-1]], self.lx[self.levels[-1]])) if red else 0)
+        self.next_step: tuple[int, int] | None = None  # the next LX output tile along the rotated level
+        self.prefetched: list[tuple[str, int]] | None = None  # its first reduction step's loads, issued
         self.ops: list[Op] = []
         self.at = {d: (origin[d], tiles(sizes[d], self.lx[d])[0]) for d in problem.dims}  # (abs start, size)
         self.free = {(op, s): None for op in inputs for s in range(2)}
@@ -199,6 +207,32 @@ class _Builder:
         i = self.add(Op(self.load_q, LOAD, lat, self.load_bytes(op), [self.free[(op, slot)]]))
         (self.pending_sfu if op == "bias" else self.pending_mpe).append(i)
         return i
+
+    def _group_loads(self, dim: str, loads: list[str], group, ntiles: int) -> list[list[tuple[str, int]]]:
+        """The loads of each step of `group` (queued now; the MPE picks them up when it
+        works on the step): a rotated LX output tile's first reduction step takes those
+        the previous tile prefetched, and after the last step's loads come the next
+        tile's first ones (`rotated_level`)."""
+        loaded = []
+        for index, start, z in group:
+            self.at[dim] = (start, z)
+            if index == 0 and self.prefetched is not None and dim in self.p.reduction:
+                loaded.append(self.prefetched)
+                self.prefetched = None
+                continue
+            loaded.append([(op, self.load(op, index)) for op in loads])
+            for op, j in loaded[-1]:
+                (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+        if (self.rotate is not None and self.next_step is not None and dim in self.p.reduction
+                and group[-1][0] == ntiles - 1):
+            outer = self.levels[self.rotate]
+            here = self.at[outer]
+            self.at[outer], self.at[dim] = self.next_step, (self.origin[dim], min(self.lx[dim], self.sizes[dim]))
+            self.prefetched = [(op, self.load(op, 0)) for op in loads]
+            for op, j in self.prefetched:
+                (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+            self.at[outer], self.at[dim] = here, (group[-1][1], group[-1][2])
+        return loaded
 
     # -- the loop nest -------------------------------------------------------------------
 
@@ -237,19 +271,16 @@ class _Builder:
         loads = [op for op, lvl in self.load_level.items() if lvl == i]
         per = 2 if any(self.slots[op] == 2 for op in loads) else 1
         ntiles = len(tiles(self.sizes[dim], self.lx[dim]))
+        steps = [s for run in self.runs(dim) for s in run]
         for run in self.runs(dim):
             groups = [run[j:j + per] for j in range(0, len(run) // per * per, per)]
             groups += [[s] for s in run[len(run) // per * per:]]
             for group in groups:
-                loaded = []
-                for index, start, z in group:
-                    self.at[dim] = (start, z)
-                    loaded.append([(op, self.load(op, index)) for op in loads])
-                    # the load queued; the MPE picks it up when it works on the step
-                    for op, j in loaded[-1]:
-                        (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+                loaded = self._group_loads(dim, loads, group, ntiles)
                 for (index, start, z), ld in zip(group, loaded):
                     self.at[dim] = (start, z)
+                    if i == self.rotate:
+                        self.next_step = steps[index + 1][1:] if index + 1 < len(steps) else None
                     for op, j in ld:
                         (self.pending_sfu if op == "bias" else self.pending_mpe).append(j)
                     if dim in self.p.reduction:
@@ -359,14 +390,11 @@ class FastBuilder(_Builder):
         dim, loads, groups, ntiles, is_red = self._plan(i)
         at, slots, free = self.at, self.slots, self.free
         for group in groups:
-            loaded = []
-            for index, start, z in group:
-                at[dim] = (start, z)
-                loaded.append([(op, self.load(op, index)) for op in loads])
-                for op, j in loaded[-1]:
-                    (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+            loaded = self._group_loads(dim, loads, group, ntiles)
             for (index, start, z), ld in zip(group, loaded):
                 at[dim] = (start, z)
+                if i == self.rotate:
+                    self.next_step = groups[index + 1][0][1:] if index + 1 < len(groups) else None
                 for op, j in ld:
                     (self.pending_sfu if op == "bias" else self.pending_mpe).append(j)
                 if is_red:

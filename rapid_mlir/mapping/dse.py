@@ -51,6 +51,7 @@ from rapid_mlir.mapping import space
 from rapid_mlir.mapping.footprint import window_extent
 from rapid_mlir.mapping.mapping import Mapping, MappingError
 from rapid_mlir.mapping.problem import Problem
+from rapid_mlir.mapping.rotation import rotated_level
 
 Cost = Callable[[Problem, Mapping, Machine], float]
 """A cost model: the cycles (or any figure, lower is better) of a layer under a mapping."""
@@ -237,7 +238,8 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
     previous step's work), plus a step overhead (a DMA latency per LX step, halved when
     double-buffered); with `restart`, where loads and stores share a queue and an
     LX output tile takes several reduction steps, also one step's share of the transfers
-    per LX output tile after the first (the pipeline's restart after each tile's store)."""
+    per LX output tile after the first (the pipeline's restart after each tile's store)
+    that the lowering does not rotate (`rotation.py`)."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
     loaded, stored = dram_traffic(problem, mapping)
@@ -253,8 +255,19 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
         # output tile adds about one step's share of the transfers (a split reduction
         # stores nothing per tile; with one reduction step per tile the loads of the
         # next tile come before the store).
+        # Rotated (`rotation.py`), only the first tile of each pass over the rotated level
+        # restarts.
         total_steps = math.prod(steps.values())
-        overhead += memory * (total_steps // reduction_steps - 1) / total_steps
+        tiles = total_steps // reduction_steps
+        levels = [d for d in mapping.order if steps.get(d, 1) > 1]
+        inputs = [op.dims for op in problem.operands if op.name != "output"]
+        inputs.append(("g", "oc") if problem.kind == "conv2d" else ("n",))  # a bias, assumed
+        load_level = {j: max((i for i, d in enumerate(levels) if d in dims), default=-1)
+                      for j, dims in enumerate(inputs)}
+        rotated = rotated_level(levels, problem.reduction, load_level, mapping.double_buffer, reduction_steps)
+        if rotated is not None:
+            tiles //= steps[levels[rotated]]
+        overhead += memory * (tiles - 1) / total_steps
     if not mapping.double_buffer:
         # One LX slot per operand: a step's loads wait for the previous step's work, so
         # they add to the MPE time instead of hiding behind it (the stores still overlap).

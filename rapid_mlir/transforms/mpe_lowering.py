@@ -33,6 +33,14 @@ and every instruction has static sizes:
   innermost L0 dim with several tiles (its loop unrolled by two, an odd tile peeled), so
   that a tile's MPEs do not wait for the previous tile's epilogue, only for the one
   before it (carried "acc free" tokens per slot).
+- **Rotation** (`mapping/rotation.py`). With the reduction in an even number of
+  double-buffered LX steps, the level just outside it (no operand loading there) is
+  rotated: after an LX output tile's last-step loads come the next tile's first-step
+  loads (slot 0, free since the step before the last), so they run under the last
+  step's MPEs and queue before its stores; the next tile's first step works on them
+  (carried tokens "pf" + operand). The first tile's first loads are a prologue; a run of
+  more than two steps is a loop of all but its last step, the last step peeled (it
+  prefetches the next run's first step, or nothing at the level's end).
 - **L0 tiles.** Inside an LX tile, loops over the L0 tiles of the output dims (the last,
   ragged tile peeled); per L0 tile one MPE instruction per reduction step (conv: kernel
   offset x `ic` tile, the shifted GEMMs; matmul: `k` tile), unrolled in the loop body;
@@ -73,6 +81,7 @@ from xdsl.ir import Block, Region, SSAValue
 
 from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping
+from rapid_mlir.mapping.rotation import rotated_level
 from rapid_mlir.transforms.convert_tile_to_mem import TileLoweringError
 from rapid_mlir.transforms.sfu_layers import F32_MAX
 
@@ -407,6 +416,8 @@ class MpeEmitter:
         self.load_level = {op: max((i for i, d in enumerate(self.levels) if d in plan.operands[op]), default=-1)
                            for op in self.inputs}
         self.slots = {op: 2 if plan.double_buffer and self.load_level[op] >= 0 else 1 for op in self.inputs}
+        self.rotate = self._rotated()
+        self.next_pos: Pos | None = None  # the next LX output tile along the rotated level
         self.at: dict[str, Pos] = {}
         for d in plan.dims:
             s = region.steps[d][0]
@@ -428,21 +439,37 @@ class MpeEmitter:
         store (the owner of the output block applies those after combining)."""
         self.part = part
         self.inputs = [op for op in self.inputs if op != self.BIAS]
+        self.rotate = self._rotated()
         self.keys = self._keys()
         return self
 
+    def _rotated(self) -> int | None:
+        """The level whose LX output tiles are rotated (`mapping/rotation.py`), or None."""
+        steps = len(self.r.steps[self.red_dim]) if self.multi else 0
+        return rotated_level(self.levels, self.p.reduction, {op: self.load_level[op] for op in self.inputs},
+                             self.p.double_buffer, steps)
+
     def _keys(self) -> list[str]:
         """The tokens the loops carry: each LX slot's "free", the last MPE, the last SFU
-        ("acc"), the last store ("out"), and with `pingpong` each ACC tile's "free"."""
+        ("acc"), the last store ("out"), with `pingpong` each ACC tile's "free", and with a
+        rotation the next tile's first loads ("pf" + operand)."""
         return ([f"{op}{s}" for op in self.inputs for s in range(self.slots[op])] + ["mpe", "acc", "out"]
-                + (["acc0", "acc1"] if self.pingpong else []))
+                + (["acc0", "acc1"] if self.pingpong else [])
+                + ([f"pf{op}" for op in self._red_loads()] if self.rotate is not None else []))
+
+    def _red_loads(self) -> list[str]:
+        """The operands loaded at every LX reduction step."""
+        return [op for op in self.inputs if self.load_level[op] == len(self.levels) - 1] if self.multi else []
 
     # -- structure ----------------------------------------------------------------------
 
     def _iterations(self, level: str) -> int:
         """The most iterations a loop of this level runs (1: no hardware loop)."""
         if level in self.runs:
-            per = self._per(self.levels.index(level))
+            i = self.levels.index(level)
+            if i == self.rotate:  # a loop of all but the last step of a run (`_rotated_level`)
+                return max(r.count - 1 if r.count > 2 else 1 for r in self.runs[level])
+            per = self._per(i)
             return max(r.count // per for r in self.runs[level])
         dim = level[:-1]
         pairs = dim == self._pingpong_dim(self.tile)  # a loop of pairs (two ACC tiles)
@@ -524,6 +551,8 @@ class MpeEmitter:
     def _level(self, block: Block, i: int, st: dict) -> dict:
         if i == len(self.levels):
             return self._lx_tile(block, st)
+        if i == self.rotate:
+            return self._rotated_level(block, i, st)
         dim, per = self.levels[i], self._per(i)
         tile = self.tile[dim]
         start = self.r.start[dim]
@@ -544,21 +573,81 @@ class MpeEmitter:
                 st = self._steps(block, i, [(pos, run.first + j)], run, st)
         return st
 
+    def _rotated_level(self, block: Block, i: int, st: dict) -> dict:
+        """The rotated level (`mapping/rotation.py`): each LX output tile's last reduction
+        step is preceded by the loads of the next tile's first one (`next_pos`), the
+        first tile's by a prologue. A run of more than two steps is a loop of all but its
+        last step (whose next tile is the loop's next iteration), then the last step
+        peeled (its next tile is the next run's first step, or none)."""
+        dim, tile, start = self.levels[i], self.tile[self.levels[i]], self.r.start[self.levels[i]]
+        all_runs = self.runs[dim]
+        for r, run in enumerate(all_runs):
+            def pos(j: int, run: Run = run) -> Pos:
+                return Pos(start + (run.offset + j * tile), run.size, run.pads)
+
+            if r == 0:  # the prologue: the first tile's first loads
+                self.at[dim] = pos(0)
+                st = self._prefetch(block, st)
+            following = None
+            if r + 1 < len(all_runs):
+                nxt = all_runs[r + 1]
+                following = Pos(start + nxt.offset, nxt.size, nxt.pads)
+            peeled = range(run.count)
+            if run.count > 2 and dim not in self.unrolled:
+                loop, body, bst = self._loop(block, dim, run.count - 1, st)
+                here = pos(0)
+                here = Pos(here.start + Aff(loops=((dim, tile),)), here.size, here.pads)
+                self.next_pos = Pos(here.start + tile, here.size, here.pads)
+                st = self._close(loop, body, self._steps(body, i, [(here, run.first)], run, bst))
+                peeled = range(run.count - 1, run.count)
+            for j in peeled:
+                self.next_pos = pos(j + 1) if j + 1 < run.count else following
+                st = self._steps(block, i, [(pos(j), run.first + j)], run, st)
+        self.next_pos = None
+        return st
+
+    def _prefetch(self, block: Block, st: dict) -> dict:
+        """The loads of the first reduction step of the LX output tile at the current
+        positions (slot 0, after the MPE that last read it), as tokens "pf" + operand."""
+        st = dict(st)
+        here = self.at[self.red_dim]
+        first = self.r.steps[self.red_dim][0]
+        self.at[self.red_dim] = Pos(self.r.start[self.red_dim] + first.offset, first.size, first.pads)
+        waited: set[SSAValue] = set()
+        for op in self._red_loads():
+            free = st[f"{op}0"]
+            st[f"pf{op}"] = self._dma(block, self.lx[op][0], *self._load_pair(op), [] if free in waited else [free])
+            waited.add(free)
+        self.at[self.red_dim] = here
+        return st
+
     def _steps(self, block: Block, i: int, group, run: Run, st: dict) -> dict:
-        """Loads of every step of `group` (one or two), then the work of each."""
+        """Loads of every step of `group` (one or two), then the work of each; with a
+        rotation, the first reduction step's loads are the prefetched ones and the next
+        tile's come after the last step's."""
         dim = self.levels[i]
         loads = [op for op in self.inputs if self.load_level[op] == i]
         tokens = []
         waited: set[SSAValue] = set()  # the queue is in order: one wait per "free" token suffices
+        rotated = self.rotate is not None and dim == self.red_dim
         for pos, index in group:
             self.at[dim] = pos
             loaded = {}
+            if rotated and index == 0:
+                tokens.append({op: st[f"pf{op}"] for op in loads})
+                continue
             for op in loads:
                 free = st[f"{op}{index % self.slots[op]}"]
                 loaded[op] = self._dma(block, self.lx[op][index % self.slots[op]], *self._load_pair(op),
                                        [] if free in waited else [free])
                 waited.add(free)
             tokens.append(loaded)
+        if rotated and group[-1][1] == len(self.r.steps[dim]) - 1 and self.next_pos is not None:
+            outer = self.levels[self.rotate]
+            here = self.at[outer]
+            self.at[outer] = self.next_pos
+            st = self._prefetch(block, st)
+            self.at[outer] = here
         for (pos, index), loaded in zip(group, tokens):
             self.at[dim] = pos
             if dim == self.red_dim:

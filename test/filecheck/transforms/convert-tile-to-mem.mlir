@@ -4,6 +4,7 @@
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=REDUCTION
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c},convert-mem-to-isa{machine=rapid-4c}' -t rasm | filecheck %s --check-prefix=RING-ISA
 // RUN: rapid-opt %inputs/ic-split-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/ic-split-conv.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=CONV-RING
+// RUN: rapid-opt %inputs/rotated-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/rotated-matmul.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=ROTATED
 
 func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn.name = "B"}) -> (tensor<16x10xf32> {nn.name = "C"}) {
   %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x10xf32>) -> tensor<16x10xf32>
@@ -101,3 +102,32 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // CONV-RING-NEXT:      rapid_mem.sfu "add"({{.*}}) accesses [{{.*}}, #rapid_mem.access<offset 0, dims {6:1, 8:0}>]
 // CONV-RING-NEXT:      rapid_mem.sfu "relu"
 // CONV-RING-NEXT:      rapid_mem.dma queue 1 %{{.*}} <offset 0, core 8, dims {6:16, 8:1}>
+
+// Rotated LX output tiles (mapping/rotation.py): m in 4 LX tiles of 8 rows, each reducing
+// k in two double-buffered LX steps. A prologue loads the first tile's first step (slot
+// 0); the loop runs the first three tiles: step 0 works on the carried (prefetched) loads,
+// then step 1's loads (slot 1), then the next tile's step-0 loads (slot 0, 8 rows on:
+// offset 256 + 256 per iteration, after the MPE that read slot 0), then step 1's work,
+// epilogue and store, so the next tile's loads queue before the store. The last tile is
+// peeled and prefetches nothing.
+// ROTATED:      %[[A0:.*]] = rapid_mem.dma queue 0 %[[SA0:[0-9]+]] <offset 0, dims {8:16, 16:1}>, %0 <offset 0, dims {8:32, 16:1}>
+// ROTATED-NEXT: %[[B0:.*]] = rapid_mem.dma queue 0 %[[SB0:[0-9]+]] <offset 0, dims {16:16, 16:1}>, %1 <offset 0,
+// ROTATED-NEXT: rapid_mem.loop "m" 3 carry({{.*}}, %[[A0]], %[[B0]])
+// ROTATED-NEXT: ^bb0({{.*}}, %[[PA:.*]]: !rapid_mem.token, %[[PB:.*]]: !rapid_mem.token):
+// ROTATED-NEXT:   %[[M0:.*]] = rapid_mem.mpe {{.*}}, %[[SA0]] {{.*}} after(%[[PA]], %[[PB]],
+// ROTATED-NEXT:   rapid_mem.dma queue 0 {{.*}}, %0 <offset 16, loops {m: 256}, dims {8:32, 16:1}>
+// ROTATED-NEXT:   rapid_mem.dma queue 0 {{.*}}, %1 <offset 256, dims {16:16, 16:1}>
+// ROTATED-NEXT:   %[[NA:.*]] = rapid_mem.dma queue 0 %[[SA0]] <offset 0, dims {8:16, 16:1}>, %0 <offset 256, loops {m: 256}, dims {8:32, 16:1}> after(%[[M0]])
+// ROTATED-NEXT:   %[[NB:.*]] = rapid_mem.dma queue 0 %[[SB0]] <offset 0, dims {16:16, 16:1}>, %1 <offset 0,
+// ROTATED-NEXT:   rapid_mem.mpe {{.*}} accumulate
+// ROTATED-NEXT:   rapid_mem.sfu "copy"
+// ROTATED-NEXT:   rapid_mem.dma queue 1 %2 <offset 0, loops {m: 128}
+// ROTATED-NEXT:   rapid_mem.next {{.*}}, %[[NA]], %[[NB]]
+// ROTATED-NEXT: }
+// ROTATED-NEXT: rapid_mem.mpe
+// ROTATED-NEXT: rapid_mem.dma queue 0 {{.*}}, %0 <offset 784, dims {8:32, 16:1}>
+// ROTATED-NEXT: rapid_mem.dma queue 0 {{.*}}, %1 <offset 256,
+// ROTATED-NEXT: rapid_mem.mpe {{.*}} accumulate
+// ROTATED-NEXT: rapid_mem.sfu "copy"
+// ROTATED-NEXT: rapid_mem.dma queue 1 %2 <offset 384,
+// ROTATED-NEXT: }
