@@ -23,7 +23,8 @@
   outermost loop that holds the consumer but not the producer) once per execution of the
   producer in between. A token carried by a loop is signalled in advance for the first
   iteration (when its initial value is `rapid_mem.ready`; a computed one made on the
-  producing stream once per loop entry signals it itself) and drained before the next
+  producing stream as many times per loop entry as the body makes the token per
+  iteration signals it itself) and drained before the next
   loop of its block or at the block's end (so that the ops after the loop that do not
   need the last production, such as the load of the other slot, do not wait for it).
   Dependences between the same two streams whose code ranges are disjoint share a
@@ -474,13 +475,18 @@ def _carried_edge(sync: _Sync, consumer: Operation, token: BlockArgument, kernel
     lp = _loops(producer, kernel) if producer is not None else []
     inner = lp[lp.index(loop) + 1:] if loop in lp else []
     per_iteration = _trips(inner)
-    # A computed initial value made on the loop's producing stream, once per entry of the
-    # loop: that op signals the first consumption itself (on its stream it comes before
-    # the loop's productions, so the counts stay in order). Otherwise the consumer would
-    # wait for it before the loop, and a double-buffered load of the other slot (the
-    # "slot 1 free" token is ready) would wait for the MPE to finish with slot 0.
-    early = (init is not None and sp != sc and _stream(init, machine) == sp and per_iteration == 1
-             and _loops(init, kernel) == _loops(outer, kernel) and _span(init) == _span(consumer))
+    # A computed initial value made on the loop's producing stream as many times per
+    # entry of the loop as the body produces the token per iteration (once, or once per L0
+    # tile when both come out of L0 loops of the same trips): those ops signal the first
+    # consumption themselves (on their stream they come before the loop's productions, so
+    # the counts stay in order). Otherwise the consumer would wait for them before the
+    # loop, and a double-buffered load of the other slot (the "slot 1 free" token is
+    # ready, or made long before) would wait for the MPE to finish with slot 0.
+    around = _loops(outer, kernel)
+    init_loops = _loops(init, kernel) if init is not None else []
+    early = (init is not None and sp != sc and _stream(init, machine) == sp
+             and init_loops[:len(around)] == around and _trips(init_loops[len(around):]) == per_iteration
+             and _span(init) == _span(consumer))
     if init is not None and not early:
         # A computed initial value: the consumer waits for every execution of its producer
         # before the loop starts (a plain edge); the carried part then starts as if ready.
