@@ -118,22 +118,28 @@ def test_within_ten_percent_of_the_emulator(problem):
         assert abs(pred.cycles - cycles) / cycles < 0.10, (mapping.to_text(), pred, cycles)
 
 
+def _emulated(problem, mapping: Mapping, machine: str, workdir) -> tuple[int, object]:
+    """(race-checked emulated cycles, the model's Prediction) of one layer under `mapping`."""
+    from rapid_mlir.cost.harness import LayerSpec, compile_layer
+    from rapid_mlir.runtime import load
+
+    workdir.mkdir(exist_ok=True)
+    program = compile_layer(LayerSpec(problem), mapping, machine, str(workdir))
+    return load(program).run(check_races=True).cycles, predict(problem, mapping, load_machine(machine))
+
+
 def test_the_pipeline_runs_on_across_lx_output_tiles(tmp_path):
     """Two corelets, each loading and storing on its own queue, four reduction steps per LX
     output tile and four output tiles each: the double-buffered loads of a tile's second
     and last steps wait only for their own slot (convert-mem-to-isa's carried tokens), so
     the emulator runs the schedule the model times (23,285 cycles, 11% over, when every
     output tile restarted the pipeline). Race-checked."""
-    from rapid_mlir.cost.harness import LayerSpec, compile_layer
-    from rapid_mlir.runtime import load
-
-    machine = load_machine("rapid-4c")
     problem = conv2d("c", (4, 64, 8, 8), (64, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     mapping = Mapping.from_text(
         "cores(oc=4) corelets(n=2) rows(oh,ow) cols(oc) simd(ic) order(g,oc,oh,n,ow,ic,kh,kw) "
         "lx(n=1,g=1,oc=16,oh=8,ow=4,ic=16,kh=3,kw=3) l0(oh=8,ow=4,oc=16,ic=16) double_buffer")
-    cycles = load(compile_layer(LayerSpec(problem), mapping, "rapid-4c", str(tmp_path))).run(check_races=True).cycles
-    predicted = predict(problem, mapping, machine).cycles
+    cycles, prediction = _emulated(problem, mapping, "rapid-4c", tmp_path)
+    predicted = prediction.cycles
     assert abs(cycles - predicted) / predicted < 0.03, (cycles, predicted)
 
 
@@ -143,20 +149,12 @@ def test_two_acc_tiles_hide_the_epilogues_behind_the_mpe(tmp_path):
     epilogues (1,152 SFU cycles in all) run under the MPE's 3,472. Single-buffered (one ACC
     tile; the loads are the same, everything is loaded once) they add up. The model times
     both as the emulator runs them. Race-checked."""
-    from rapid_mlir.cost.harness import LayerSpec, compile_layer
-    from rapid_mlir.runtime import load
-
-    machine = load_machine("rapid-1c")
     problem = conv2d("c", (1, 8, 8, 32), (64, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     cycles = {}
     for buffering in ("double_buffer", ""):
         mapping = Mapping.from_text("rows(oh,ow) cols(oc) simd(ic) order(n,g,oc,oh,ow,ic,kh,kw) "
                                     f"lx(n=1,g=1,oc=64,oh=8,ow=32,ic=8,kh=3,kw=3) l0(oh=8,ow=4,oc=64,ic=8) {buffering}")
-        workdir = tmp_path / (buffering or "single")
-        workdir.mkdir()
-        program = compile_layer(LayerSpec(problem), mapping, "rapid-1c", str(workdir))
-        cycles[buffering] = load(program).run(check_races=True).cycles
-        predicted = predict(problem, mapping, machine)
+        cycles[buffering], predicted = _emulated(problem, mapping, "rapid-1c", tmp_path / (buffering or "single"))
         assert (predicted.mpe_cycles, predicted.sfu_cycles) == (3472, 1152)
         assert abs(cycles[buffering] - predicted.cycles) / predicted.cycles < 0.03, (cycles, predicted)
     assert cycles[""] - cycles["double_buffer"] > 0.75 * 1152, cycles
@@ -170,11 +168,8 @@ def test_rotated_output_tiles_load_the_next_tile_before_the_store(tmp_path, monk
     rotation switched off in both the lowering and the model, which time both within 3%.
     Race-checked."""
     from rapid_mlir.cost import schedule
-    from rapid_mlir.cost.harness import LayerSpec, compile_layer
-    from rapid_mlir.runtime import load
     from rapid_mlir.transforms import mpe_lowering
 
-    machine = load_machine("rapid-1c")
     problem = conv2d("c", (6, 64, 8, 8), (64, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     mapping = Mapping.from_text(
         "corelets(oc=2) rows(oh,ow) cols(oc) simd(ic) order(g,oc,oh,ow,n,ic,kh,kw) "
@@ -184,11 +179,8 @@ def test_rotated_output_tiles_load_the_next_tile_before_the_store(tmp_path, monk
         if not rotated:
             monkeypatch.setattr(schedule, "rotated_level", lambda *args: None)
             monkeypatch.setattr(mpe_lowering, "rotated_level", lambda *args: None)
-        workdir = tmp_path / str(rotated)
-        workdir.mkdir()
-        program = compile_layer(LayerSpec(problem), mapping, "rapid-1c", str(workdir))
-        cycles[rotated] = load(program).run(check_races=True).cycles
-        predicted = predict(problem, mapping, machine).cycles
+        cycles[rotated], prediction = _emulated(problem, mapping, "rapid-1c", tmp_path / str(rotated))
+        predicted = prediction.cycles
         assert abs(cycles[rotated] - predicted) / predicted < 0.03, (rotated, cycles, predicted)
     assert cycles[True] < 0.9 * cycles[False], cycles
 
@@ -200,14 +192,10 @@ def test_the_middle_steps_loads_wait_only_for_their_own_slot(tmp_path):
     convert-mem-to-isa lets those MPEs signal the loop's first consumption, so the pair's
     slot-1 load does not wait for them (27,306 emulated cycles, 17% over the model, when
     that wait was hoisted before the loop). Race-checked."""
-    from rapid_mlir.cost.harness import LayerSpec, compile_layer
-    from rapid_mlir.runtime import load
-
-    machine = load_machine("rapid-1c")
     problem = conv2d("c", (6, 64, 8, 8), (32, 64, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     mapping = Mapping.from_text(
         "rows(oh,ow) cols(oc) simd(ic) order(g,oc,oh,ow,n,ic,kh,kw) "
         "lx(n=1,g=1,oc=32,oh=8,ow=8,ic=16,kh=3,kw=3) l0(oh=8,ow=4,oc=32,ic=16) double_buffer")
-    cycles = load(compile_layer(LayerSpec(problem), mapping, "rapid-1c", str(tmp_path))).run(check_races=True).cycles
-    predicted = predict(problem, mapping, machine).cycles
+    cycles, prediction = _emulated(problem, mapping, "rapid-1c", tmp_path)
+    predicted = prediction.cycles
     assert abs(cycles - predicted) / predicted < 0.03, (cycles, predicted)

@@ -278,21 +278,24 @@ def test_the_estimate_counts_a_pipeline_restart_per_output_tile():
     """Two corelets (loads and stores on one queue each), two LX output tiles of four
     reduction steps each: the restart term is one step's share of the DRAM time per
     output tile after the first. Per corelet: lhs 8x16 tiles loaded 8 times (2,048 B), rhs
-    16x16 loaded 8 times (4,096 B), output 8x16 twice (512 B); two corelets: 13,312 B."""
+    16x16 loaded 8 times (4,096 B), output 8x16 twice (512 B); two corelets: 13,312 B.
+    Single-buffered: double-buffered, the lowering rotates the output tiles (rotation.py)
+    and only the first restarts."""
     from rapid_mlir.mapping.mapping import Mapping
 
     desc = load_machine("rapid-1c")
     problem = P.matmul("m", 1, 32, 16, 64)
     mapping = Mapping(corelets={"m": 2}, rows=("m",), cols=("n",), simd=("k",), order=("b", "m", "n", "k"),
-                      lx={"b": 1, "m": 8, "n": 16, "k": 16}, l0={"m": 8, "n": 8, "k": 16})
+                      lx={"b": 1, "m": 8, "n": 16, "k": 16}, l0={"m": 8, "n": 8, "k": 16}, double_buffer=False)
     bound = dse.lower_bound(problem, mapping, desc)
     memory = 13312 / desc.dram_bytes_per_cycle
     restart = dse.estimate(problem, mapping, desc, bound) - dse.estimate(problem, mapping, desc, bound, False)
     assert restart == pytest.approx(memory * (2 - 1) / 8)
-    # one output tile, a split reduction, or separate load and store queues: no restart
+    # one output tile, a split reduction, separate load and store queues, or rotated: no restart
     for other in (dataclasses.replace(mapping, lx={"b": 1, "m": 16, "n": 16, "k": 16}),
                   dataclasses.replace(mapping, corelets={"k": 2}),
-                  dataclasses.replace(mapping, corelets={})):
+                  dataclasses.replace(mapping, corelets={}),
+                  dataclasses.replace(mapping, double_buffer=True)):
         b = dse.lower_bound(problem, other, desc)
         assert dse.estimate(problem, other, desc, b) == dse.estimate(problem, other, desc, b, False)
 

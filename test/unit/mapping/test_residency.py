@@ -297,7 +297,9 @@ def test_the_kernel_before_prefetches_a_weight_when_the_model_says_it_pays(tmp_p
         result = load(compile_module(read_module(str(src)), "rapid-4c", pins, weights)).run(inputs, check_races=True)
         np.testing.assert_allclose(result.outputs["z"], expected, rtol=0, atol=0.02 * float(np.abs(expected).max()))
         cycles[label] = result.cycles
-    assert cycles["prefetch"] < 0.95 * cycles["ordinary"]  # 19,953 against 21,834 cycles
+    # 19,618 against 19,818 cycles (19,953 against 21,834 before convert-mem-to-isa's pair-loop
+    # synchronisation fix sped up the ordinary second kernel)
+    assert cycles["prefetch"] < cycles["ordinary"]
 
 
 def test_a_prefetch_needs_a_resident_next_kernel(tmp_path, capsys):
