@@ -188,6 +188,38 @@ def test_partial_sums_stay_in_acc_across_lx_ic_steps(tmp_path, machine):
     assert 0 < mnemonics.count("mpe.mm") < mnemonics.count("mpe.mma")
 
 
+@pytest.mark.parametrize("machine", ["rapid-1c", "rapid-4c"])
+def test_rotated_row_steps_cross_padded_runs(tmp_path, machine):
+    """Two images of 17 rows (3x3, padding 1) in LX steps of 4 rows (4, 4, 4, 4, 1), each
+    reducing 32 input channels in two double-buffered LX steps, two corelets splitting oc:
+    the row level is rotated (mapping/rotation.py), so each step's last reduction step is
+    preceded by the next row step's first loads, from the padded first step into the loop
+    of the middle ones (two iterations, the third peeled) and on into the padded, ragged
+    last one; the second image starts with the prologue again. Right on the emulator,
+    race-checked."""
+    from rapid_mlir.cost.schedule import _Builder, corelet_regions
+    from rapid_mlir.machine import load_machine
+    from rapid_mlir.mapping.mapping import Mapping
+    from rapid_mlir.mapping.problem import conv2d
+
+    mapping = {"corelets": {"oc": 2}, "lx": {"n": 1, "g": 1, "oc": 8, "oh": 4, "ow": 17, "ic": 16, "kh": 3, "kw": 3},
+               "l0": {"oh": 2, "ow": 17, "oc": 8, "ic": 16}}
+    path = pin(tmp_path, CONV_BASE, mapping)
+    text = conv_text(2, 32, 17, 17, 16, 3, pad=1, bias=True, relu=True)
+    check(text, machine, path, seed=3)
+    problem = conv2d("layer", (2, 32, 17, 17), (16, 32, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    _, _, origin, sizes = corelet_regions(problem, Mapping.from_dict(CONV_BASE | mapping))[0]
+    builder = _Builder(problem, Mapping.from_dict(CONV_BASE | mapping), load_machine(machine), origin, sizes,
+                       ("dma0", "dma0"), True, True)
+    assert builder.levels == ["n", "oh", "ic"] and builder.rotate == 1
+    # The input loads each corelet's code holds (the image loop's body), with the row pads
+    # of their windows: the prologue (step 0), step 0's second reduction step and step 1's
+    # first; the loop's body: its second and the next step's first; the peeled step 3: its
+    # second and step 4's first; step 4: its second.
+    per_corelet = [(1, 0), (1, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 1), (0, 1)]
+    assert input_pads(kernel_ir(text, machine, path)) == 2 * per_corelet
+
+
 @pytest.mark.parametrize("machine", PRESETS)
 def test_matmul_partial_sums_across_lx_k_steps(tmp_path, machine):
     """k = 100 in LX steps of 32 (32, 32, 32, 4) and L0 steps of 12; m and n ragged too."""
