@@ -209,15 +209,22 @@ def lower_bound(problem: Problem, mapping: Mapping, machine: Machine) -> float:
     if not (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction):
         # Every output L0 tile of the busiest corelet: at least one SFU epilogue instruction,
         # and one store DMA paying the DRAM latency (a split reduction stores elsewhere).
-        tiles = output_tiles(problem, mapping)
-        sfu = sum(machine.sfu_latency_cycles + -(-size // machine.sfu_lanes) for size in tiles)
-        bound = max(bound, sfu, len(tiles) * machine.dram_latency_cycles)
+        # (per distinct tile size with its count: at batch 16 a corelet has thousands of tiles)
+        tiles = output_tile_sizes(problem, mapping)
+        sfu = sum(count * (machine.sfu_latency_cycles + -(-size // machine.sfu_lanes))
+                  for size, count in tiles.items())
+        bound = max(bound, sfu, tiles.total() * machine.dram_latency_cycles)
     return bound
 
 
 def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
     """The element count of every output L0 tile of the busiest corelet (rows x cols),
     once per point of the other output dims (images, groups, batches)."""
+    return list(output_tile_sizes(problem, mapping).elements())
+
+
+def output_tile_sizes(problem: Problem, mapping: Mapping) -> Counter:
+    """`output_tiles` as element count -> number of tiles."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     spatial = mapping.rows + mapping.cols + mapping.simd
     sizes = Counter({1: math.prod(extent[d] for d in problem.dims
@@ -225,7 +232,7 @@ def output_tiles(problem: Problem, mapping: Mapping) -> list[int]:
     for d in mapping.rows + mapping.cols:
         tiles = _tile_sizes(extent[d], mapping.lx.get(d, 1), mapping.l0.get(d, 1))
         sizes = _combine(sizes, tiles)
-    return list(sizes.elements())
+    return sizes
 
 
 def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
