@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.mapping.problem import Problem
 from rapid_mlir.mapping.residency import lowering_names
-from rapid_mlir.mapping.rotation import rotated_level
+from rapid_mlir.mapping.rotation import load_levels, rotated_level
 
 LOAD, STORE, MPE, SFU = "load", "store", "mpe", "sfu"
 
@@ -162,8 +162,7 @@ class _Builder:
         self.levels = [d for d in order if len(tiles(sizes[d], self.lx[d])) > 1]
         inputs = {op: dims for op, dims in self.lay.operands.items() if op != "bias" or bias}
         self.inputs = inputs
-        self.load_level = {op: max((i for i, d in enumerate(self.levels) if d in dims), default=-1)
-                           for op, dims in inputs.items()}
+        self.load_level = load_levels(self.levels, inputs)
         self.slots = {op: 2 if mapping.double_buffer and lvl >= 0 else 1 for op, lvl in self.load_level.items()}
         red = [d for d in problem.reduction if d in self.levels]
         self.multi = bool(red)

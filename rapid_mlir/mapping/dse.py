@@ -51,7 +51,7 @@ from rapid_mlir.mapping import space
 from rapid_mlir.mapping.footprint import window_extent
 from rapid_mlir.mapping.mapping import Mapping, MappingError
 from rapid_mlir.mapping.problem import Problem
-from rapid_mlir.mapping.rotation import rotated_level
+from rapid_mlir.mapping.rotation import load_levels, rotated_level
 
 Cost = Callable[[Problem, Mapping, Machine], float]
 """A cost model: the cycles (or any figure, lower is better) of a layer under a mapping."""
@@ -267,11 +267,10 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
         total_steps = math.prod(steps.values())
         tiles = total_steps // reduction_steps
         levels = [d for d in mapping.order if steps.get(d, 1) > 1]
-        inputs = [op.dims for op in problem.operands if op.name != "output"]
-        inputs.append(("g", "oc") if problem.kind == "conv2d" else ("n",))  # a bias, assumed
-        load_level = {j: max((i for i, d in enumerate(levels) if d in dims), default=-1)
-                      for j, dims in enumerate(inputs)}
-        rotated = rotated_level(levels, problem.reduction, load_level, mapping.double_buffer, reduction_steps)
+        inputs = {op.name: op.dims for op in problem.operands if op.name != "output"}
+        inputs["bias"] = ("g", "oc") if problem.kind == "conv2d" else ("n",)  # assumed
+        rotated = rotated_level(levels, problem.reduction, load_levels(levels, inputs), mapping.double_buffer,
+                                reduction_steps)
         if rotated is not None:
             tiles //= steps[levels[rotated]]
         overhead += memory * (tiles - 1) / total_steps

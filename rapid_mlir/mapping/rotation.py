@@ -13,6 +13,12 @@ so they run while the MPE works on the last step. `mpe_lowering` emits this and
 from __future__ import annotations
 
 
+def load_levels(levels: list[str], operands: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Operand -> the index in `levels` of the loop its LX tile loads at: the innermost
+    level over a dim indexing it (-1: loaded once, before the loops)."""
+    return {op: max((i for i, d in enumerate(levels) if d in dims), default=-1) for op, dims in operands.items()}
+
+
 def rotated_level(levels: list[str], reduction: tuple[str, ...], load_level: dict[str, int],
                   double_buffer: bool, reduction_steps: int) -> int | None:
     """The index in `levels` (the stepped LX dims, outermost first) of the level whose

@@ -81,7 +81,7 @@ from xdsl.ir import Block, Region, SSAValue
 
 from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping
-from rapid_mlir.mapping.rotation import rotated_level
+from rapid_mlir.mapping.rotation import load_levels, rotated_level
 from rapid_mlir.transforms.convert_tile_to_mem import TileLoweringError
 from rapid_mlir.transforms.sfu_layers import F32_MAX
 
@@ -413,8 +413,7 @@ class MpeEmitter:
         red = [d for d in self.levels if d in plan.reduction]
         self.red_dim = red[0] if red else None
         self.multi = self.red_dim is not None  # partial sums across LX steps
-        self.load_level = {op: max((i for i, d in enumerate(self.levels) if d in plan.operands[op]), default=-1)
-                           for op in self.inputs}
+        self.load_level = load_levels(self.levels, {op: plan.operands[op] for op in self.inputs})
         self.slots = {op: 2 if plan.double_buffer and self.load_level[op] >= 0 else 1 for op in self.inputs}
         self.rotate = self._rotated()
         self.next_pos: Pos | None = None  # the next LX output tile along the rotated level
