@@ -33,7 +33,9 @@ What it mirrors of the lowering:
   their own queue for both.
 - A `resident(...)` weight (`mapping/residency.py`) is not loaded: an earlier kernel left
   it in LX. A `prefetch` mapping's corelet 0 first loads the next kernel's weight on its
-  store queue (`predict(prefetch_bytes=...)`).
+  store queue (`predict(prefetch_bytes=...)`). A `kept_input` is not loaded and a
+  `keep_output` not stored (`mapping/forwarding.py`): the output stays in LX for the
+  next kernel.
 """
 
 from __future__ import annotations
@@ -238,9 +240,9 @@ class _Builder:
     def build(self) -> list[Op]:
         if self.prefetch:  # the next kernel's weight, first on the store queue (`mapping.prefetch`)
             self.add(Op(self.store_q, LOAD, self.mc.dram_latency_cycles, self.prefetch, []))
-        resident = lowering_names(self.m)
+        resident = lowering_names(self.m) | ({"input"} if self.m.kept_input else set())
         for op, lvl in self.load_level.items():
-            if lvl < 0 and op not in resident:  # a resident weight is in LX already
+            if lvl < 0 and op not in resident:  # a resident weight (a kept input) is in LX already
                 self.load(op, 0)
         self.level(0)
         return self.ops
@@ -332,7 +334,9 @@ class _Builder:
                                         deps + [self.last_sfu]))
             deps = []
         self.acc_free[slot] = self.last_sfu
-        self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
+        if not self.m.keep_output:  # a kept output stays in LX for the next kernel
+            self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2,
+                                          [self.last_sfu]))
 
 
 class FastBuilder(_Builder):
@@ -441,7 +445,9 @@ class FastBuilder(_Builder):
                                         deps + [self.last_sfu]))
             deps = []
         self.acc_free[slot] = self.last_sfu
-        self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2, [self.last_sfu]))
+        if not self.m.keep_output:  # a kept output stays in LX for the next kernel
+            self.last_store = self.add(Op(self.store_q, STORE, mc.dram_latency_cycles, m * n * 2,
+                                          [self.last_sfu]))
 
 
 def _l0_tiles(dims: tuple[str, ...], ranges: list[list[int]]) -> list[tuple[dict, int]]:

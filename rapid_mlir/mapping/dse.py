@@ -132,19 +132,24 @@ class SearchResult:
 
 def search(problem: Problem, machine: Machine, cost: Cost | None = None,
            budget_seconds: float = DEFAULT_BUDGET, *, prune: bool = True,
-           resident: tuple[str, ...] = ()) -> SearchResult:
+           resident: tuple[str, ...] = (), forward=None) -> SearchResult:
     """The best mapping of a conv2d or matmul layer by branch and bound (module docstring);
     `prune=False` evaluates every candidate the budget allows. With `resident` (the
     weight operand, `residency.py`) the space is the candidates that load it once and
     reserve at most `residency.MAX_RESERVED_FRACTION` of LX for it, each with
-    `resident(...)` set (their cost leaves the load out); None fits: no mapping, no
-    explanation."""
+    `resident(...)` set (their cost leaves the load out); with `forward` (a
+    `forwarding.Side`) the candidates that keep their output in LX for the next layer,
+    or take their input from there, with `keep_output` or `kept_input` set; None fits:
+    no mapping, no explanation."""
     start = time.perf_counter()
     cost = cost or default_cost
     limit = max(1, int(budget_seconds * CANDIDATES_PER_SECOND))
     found, truncated = _enumerate(problem, machine, limit)
     if resident:
         found = _resident_candidates(problem, machine, found, resident)
+    if forward is not None:
+        found = forward.restrict(problem, found)
+    if resident or forward is not None:
         if not found:
             return SearchResult(problem.layer, None, None, None, None, 0, 0, 0,
                                 seconds=time.perf_counter() - start)
@@ -176,17 +181,17 @@ def search(problem: Problem, machine: Machine, cost: Cost | None = None,
 
 
 def cached_search(problem: Problem, machine: Machine, cost: Cost, budget_seconds: float,
-                  cache: dict | None, resident: tuple[str, ...] = ()) -> SearchResult:
+                  cache: dict | None, resident: tuple[str, ...] = (), forward=None) -> SearchResult:
     """`search`, reusing the result of an identical layer (same kind, dims and params,
-    machine, cost, budget and `resident`) from `cache` when given; a reused result says
-    `cached`."""
+    machine, cost, budget, `resident` and `forward`) from `cache` when given; a reused
+    result says `cached`."""
     if cache is None:
-        return search(problem, machine, cost, budget_seconds, resident=resident)
+        return search(problem, machine, cost, budget_seconds, resident=resident, forward=forward)
     key = (problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())),
-           machine.fingerprint(), cost, budget_seconds, resident)
+           machine.fingerprint(), cost, budget_seconds, resident, forward)
     if key in cache:
         return replace(cache[key], layer=problem.layer, seconds=0.0, cached=cache[key].layer)
-    cache[key] = search(problem, machine, cost, budget_seconds, resident=resident)
+    cache[key] = search(problem, machine, cost, budget_seconds, resident=resident, forward=forward)
     return cache[key]
 
 
@@ -205,7 +210,7 @@ def exhaustive(problem: Problem, machine: Machine, cost: Cost | None = None) -> 
 def lower_bound(problem: Problem, mapping: Mapping, machine: Machine) -> float:
     """A cheap lower bound of any sane cost model's cycles (module docstring)."""
     mpe = mpe_passes(problem, mapping, machine) + machine.mpe_fill_drain_cycles * mpe_instructions(problem, mapping)
-    bound = max(mpe, compulsory_bytes(problem, mapping.resident) / machine.dram_bytes_per_cycle)
+    bound = max(mpe, compulsory_bytes(problem, in_lx(mapping)) / machine.dram_bytes_per_cycle)
     if not (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction):
         # Every output L0 tile of the busiest corelet: at least one SFU epilogue instruction,
         # and one store DMA paying the DRAM latency (a split reduction stores elsewhere).
@@ -213,7 +218,8 @@ def lower_bound(problem: Problem, mapping: Mapping, machine: Machine) -> float:
         tiles = output_tile_sizes(problem, mapping)
         sfu = sum(count * (machine.sfu_latency_cycles + -(-size // machine.sfu_lanes))
                   for size, count in tiles.items())
-        bound = max(bound, sfu, tiles.total() * machine.dram_latency_cycles)
+        stores = 0 if mapping.keep_output else tiles.total() * machine.dram_latency_cycles
+        bound = max(bound, sfu, stores)
     return bound
 
 
@@ -251,7 +257,7 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
     loaded, stored = dram_traffic(problem, mapping)
     traffic = loaded + stored
-    memory = max(traffic, compulsory_bytes(problem, mapping.resident)) / machine.dram_bytes_per_cycle
+    memory = max(traffic, compulsory_bytes(problem, in_lx(mapping))) / machine.dram_bytes_per_cycle
     overhead = machine.dram_latency_cycles * math.prod(steps.values()) / (2 if mapping.double_buffer else 1)
     split_reduction = (set(mapping.cores) | set(mapping.corelets)) & set(problem.reduction)
     reduction_steps = math.prod(steps[d] for d in problem.reduction)
@@ -286,13 +292,14 @@ def estimate(problem: Problem, mapping: Mapping, machine: Machine, bound: float,
 def dram_traffic(problem: Problem, mapping: Mapping) -> tuple[int, int]:
     """(loaded, stored) DRAM bytes of all corelets as the loop order moves them: each
     operand's LX tile once per step of the loops around its innermost stepped dim (once
-    in all when no dim of it steps; `_lx_tile_elements`); `resident` operands not at all."""
+    in all when no dim of it steps; `_lx_tile_elements`); operands in LX (`in_lx`) not at all."""
     extent = {d: mapping.per_corelet_extent(problem, d) for d in problem.dims}
     steps = {d: -(-extent[d] // mapping.lx.get(d, extent[d])) for d in problem.dims}
     workers = math.prod(mapping.cores.values()) * math.prod(mapping.corelets.values())
     loaded = stored = 0
+    skipped = in_lx(mapping)
     for op in problem.operands:
-        if op.name in mapping.resident:
+        if op.name in skipped:
             continue  # in LX already
         tile = _lx_tile_elements(problem, mapping, op, extent) * op.itemsize
         loads = math.prod(steps[d] for d in op.dims)
@@ -332,6 +339,13 @@ def mpe_passes(problem: Problem, mapping: Mapping, machine: Machine) -> int:
             sizes = _combine(sizes, tiles)
         total *= sum(count * -(-size // lanes) for size, count in sizes.items())
     return total
+
+
+def in_lx(mapping: Mapping) -> tuple[str, ...]:
+    """The operands (problem names) a mapping neither loads nor stores: the `resident`
+    weight, a `kept_input`, a `keep_output` (`forwarding.py`)."""
+    return (mapping.resident + (("input",) if mapping.kept_input else ())
+            + (("output",) if mapping.keep_output else ()))
 
 
 def compulsory_bytes(problem: Problem, resident: tuple[str, ...] = ()) -> int:

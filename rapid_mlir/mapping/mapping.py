@@ -21,6 +21,10 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
   last; only the first loads it (`mapping/residency.py`).
 - `prefetch` (optional): during this kernel, load the resident weight of the next kernel
   (the first of its group), so that its load overlaps this kernel's work.
+- `keep_output` (optional; conv2d): every corelet holds its whole share of the output in
+  one LX tile, which stays in LX for the next kernel instead of being stored to DRAM;
+  `kept_input` (optional; a 1x1 conv2d): the input is that tile, found in LX where the
+  kernel before kept it, not loaded (`mapping/forwarding.py`).
 
 The JSON form is the same fields as an object (`to_json` / `from_json`); a mapping file
 maps layer names to such objects.
@@ -33,6 +37,10 @@ import re
 from dataclasses import dataclass, field
 
 from rapid_mlir.mapping.problem import Problem
+
+
+FLAGS = ("double_buffer", "prefetch", "keep_output", "kept_input")
+"""The clauses without a list."""
 
 
 class MappingError(ValueError):
@@ -52,6 +60,8 @@ class Mapping:
     double_buffer: bool = True
     resident: tuple[str, ...] = ()
     prefetch: bool = False
+    keep_output: bool = False
+    kept_input: bool = False
 
     # -- text ------------------------------------------------------------------------------
 
@@ -67,8 +77,9 @@ class Mapping:
             parts.append("double_buffer")
         if self.resident:
             parts.append(f"resident({','.join(self.resident)})")
-        if self.prefetch:
-            parts.append("prefetch")
+        for flag in ("prefetch", "keep_output", "kept_input"):
+            if getattr(self, flag):
+                parts.append(flag)
         return " ".join(parts)
 
     @staticmethod
@@ -89,7 +100,7 @@ class Mapping:
             seen.add(name)
             if name in ("cores", "corelets", "lx", "l0", "rows", "cols", "simd", "order", "resident") and body is None:
                 raise MappingError(f"mapping text: clause '{name}' needs a list in parentheses")
-            if name in ("double_buffer", "prefetch") and body is None:
+            if name in FLAGS and body is None:
                 fields[name] = True
             elif name in ("cores", "corelets", "lx", "l0") and body is not None:
                 fields[name] = _parse_kv(name, body)
@@ -97,7 +108,8 @@ class Mapping:
                 fields[name] = tuple(d.strip() for d in body.split(",") if d.strip())
             else:
                 raise MappingError(f"mapping text: unknown clause '{name}' (expected cores, corelets, "
-                                   "rows, cols, simd, order, lx, l0, double_buffer, resident or prefetch)")
+                                   "rows, cols, simd, order, lx, l0, double_buffer, resident, prefetch, "
+                                   "keep_output or kept_input)")
         return Mapping(**fields)  # type: ignore[arg-type]
 
     # -- JSON ------------------------------------------------------------------------------
@@ -108,8 +120,9 @@ class Mapping:
                "lx": dict(self.lx), "l0": dict(self.l0), "double_buffer": self.double_buffer}
         if self.resident:
             out["resident"] = list(self.resident)
-        if self.prefetch:
-            out["prefetch"] = True
+        for flag in ("prefetch", "keep_output", "kept_input"):
+            if getattr(self, flag):
+                out[flag] = True
         return out
 
     @staticmethod
@@ -187,6 +200,9 @@ class Mapping:
             if op not in names:
                 raise MappingError(f"{where}: resident({op}) names no operand of the layer "
                                    f"(operands: {', '.join(names)})")
+        for flag in ("keep_output", "kept_input"):
+            if getattr(self, flag) and problem.kind != "conv2d":
+                raise MappingError(f"{where}: {flag} is for conv2d layers, not {problem.kind}")
         for d, parts in self.cores.items():  # a copy layer: every core gets a share of every piece
             if d in problem.grain and problem.grain[d] % parts:
                 raise MappingError(f"{where}: cores({d}={parts}) does not divide the pieces of the tensor along "

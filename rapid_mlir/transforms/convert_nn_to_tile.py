@@ -229,7 +229,48 @@ class ConvertNnToTilePass(ModulePass):
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
             kernels.append((_wrap(nn_op, problem.layer, mapping, fuse), problem))
+        if self.strategy == "dse":
+            self._forward(kernels, machine, overrides, chosen, cache)
         check_residency(kernels, machine, overrides, chosen)
+
+    def _forward(self, kernels: list[tuple[KernelOp, P.Problem]], machine, overrides: dict[str, Mapping],
+                 chosen: dict[str, Mapping], cache: dict) -> None:
+        """Keeps outputs in LX for the next kernel where the model says it pays
+        (`mapping/forwarding.py`): each pair of adjacent kernels whose first's output only
+        the second reads, neither pinned nor in a pair already nor keeping weights, takes
+        the best forwarding pair when its predicted cycles are below the two ordinary
+        mappings'."""
+        from rapid_mlir.mapping import dse
+        from rapid_mlir.mapping.forwarding import can_forward, pair_mappings
+
+        cost = dse.default_cost
+        paired: set[int] = set()
+        for i in range(len(kernels) - 1):
+            (first, pp), (second, cp) = kernels[i], kernels[i + 1]
+            maps = [first.mapping.mapping, second.mapping.mapping]
+            value = first.outputs[0] if len(first.outputs) == 1 else None
+            if (i in paired or not can_forward(pp, cp) or pp.layer in overrides or cp.layer in overrides
+                    or any(m.resident or m.prefetch for m in maps) or value is None
+                    or value.uses.get_length() != 1 or second.inputs[0] is not value):
+                continue
+            stats: list = []
+            try:
+                pair = pair_mappings(pp, cp, machine, cost, self.budget, cache, stats)
+            except MappingError as e:
+                raise PassFailedException(f"convert-nn-to-tile: {e}") from None
+            ordinary = cost(pp, maps[0], machine) + cost(cp, maps[1], machine)
+            taken = pair is not None and pair[1] + pair[3] < ordinary
+            if self.search_stats:
+                for result in stats:
+                    print(f"convert-nn-to-tile: dse {result.summary()}", file=sys.stderr)
+                if pair is not None:
+                    print(f"convert-nn-to-tile: dse {pp.layer} -> {cp.layer}: output kept in LX "
+                          f"{pair[1] + pair[3]:.6g} vs stored {ordinary:.6g}: "
+                          f"{'kept' if taken else 'stored'}", file=sys.stderr)
+            if taken:
+                _set_mapping(first, pair[0], chosen)
+                _set_mapping(second, pair[2], chosen)
+                paired |= {i, i + 1}
 
 
 MATRIX_OPS = (nn.Conv2DOp, nn.GemmOp, nn.MatmulOp)

@@ -127,6 +127,7 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
     layers = layer_names(fn)
     resident_seen: set[str] = set()
     following = dict(zip(kernels, kernels[1:]))
+    preceding = dict(zip(kernels[1:], kernels))
     for kernel in [o for o in ops if isinstance(o, rapid_tile.KernelOp) or o in hosts]:
         if kernel in hosts:
             lower_host_op(kernel, layers[kernel], new_block, buffers)
@@ -142,7 +143,8 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
                 new_block.add_op(scratch)
                 buffers[out] = scratch.buffer
         resident = _resident(kernel, operands, fn, resident_seen)
-        lowered = _lower_kernel(kernel, [*operands, *(buffers[out] for out in outs)], machine, resident)
+        kept = _kept(kernel, preceding.get(kernel), following.get(kernel), fn)
+        lowered = _lower_kernel(kernel, [*operands, *(buffers[out] for out in outs)], machine, resident, kept)
         if kernel.mapping.mapping.prefetch:
             lowered = _prefetch(kernel, lowered, following.get(kernel), fn, new_block, buffers, machine,
                                 resident_seen)
@@ -201,6 +203,41 @@ def _resident(kernel, operands: list[SSAValue], fn: func.FuncOp, seen: set[str])
     return key, load
 
 
+def _kept(kernel, prev, nxt, fn: func.FuncOp) -> dict[str, str] | None:
+    """For `keep_output` / `kept_input` mappings (`mapping/forwarding.py`): operand ->
+    key of the tensor kept in LX between the kernel and the next one ("output") or the
+    one before ("input"), after checking that the two form a pair: the next kernel takes
+    the output, its only use, with a layout equal to the kept one."""
+    from rapid_mlir.mapping.forwarding import check_pair
+    from rapid_mlir.mapping.mapping import MappingError
+    from rapid_mlir.transforms.convert_nn_to_tile import layer_problem
+
+    mapping, layer = kernel.mapping.mapping, kernel.layer.data
+    out: dict[str, str] = {}
+    for flag, other, producer, consumer in (("keep_output", nxt, kernel, nxt), ("kept_input", prev, prev, kernel)):
+        if not getattr(mapping, flag):
+            continue
+        if (other is None or not isinstance(other, rapid_tile.KernelOp)
+                or not (producer.mapping.mapping.keep_output and consumer.mapping.mapping.kept_input)):
+            which = "next" if flag == "keep_output" else "previous"
+            _fail(layer, f"{flag}: the {which} kernel ({other.layer.data if other is not None else 'none'}) "
+                         f"does not {'take the output from' if flag == 'keep_output' else 'keep its output in'} "
+                         f"LX (its mapping has no {'kept_input' if flag == 'keep_output' else 'keep_output'})")
+        value = producer.outputs[0]
+        if not consumer.inputs or consumer.inputs[0] is not value or value.uses.get_length() != 1:
+            _fail(producer.layer.data, f"keep_output: the output must be used by layer '{consumer.layer.data}' "
+                                       "as its input and by nothing else (not stored to DRAM, it has no other "
+                                       "reader)")
+        problems = [layer_problem(next(iter(k.body.block.ops)), k.layer.data) for k in (producer, consumer)]
+        try:
+            check_pair(problems[0], producer.mapping.mapping, problems[1], consumer.mapping.mapping)
+        except MappingError as e:
+            raise TileLoweringError(str(e)) from None
+        key = f"{fn.sym_name.data}/kept/{producer.layer.data}"
+        out["output" if flag == "keep_output" else "input"] = key
+    return out or None
+
+
 def _prefetch(kernel, lowered: M.KernelOp, nxt, fn: func.FuncOp, block: Block, buffers: dict, machine,
               seen: set[str]) -> M.KernelOp:
     """`lowered` (the kernel of a `prefetch` mapping) with the loads of the next kernel's
@@ -253,9 +290,10 @@ def _prefetch(kernel, lowered: M.KernelOp, nxt, fn: func.FuncOp, block: Block, b
                             regions=[Region(body)])
 
 
-def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str, bool] | None = None) -> M.KernelOp:
+def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str, bool] | None = None,
+                  kept: dict[str, str] | None = None) -> M.KernelOp:
     """The rapid_mem kernel of one rapid_tile kernel on its DRAM buffers (`resident`:
-    see `_resident`)."""
+    see `_resident`; `kept`: see `_kept`)."""
     body_ops = list(kernel.body.block.ops)
     work = body_ops[0]
     layer = kernel.layer.data
@@ -269,11 +307,12 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str,
         return dma_kernel(layer, kernel.mapping.mapping, work, buffers, machine)
     if not isinstance(work, nn.Conv2DOp):
         _check_matmul(work, layer)
-    return _matrix_kernel(kernel, buffers, machine, _epilogue(work, body_ops[1:-1], layer), resident)
+    return _matrix_kernel(kernel, buffers, machine, _epilogue(work, body_ops[1:-1], layer), resident,
+                          kept=kept)
 
 
 def _matrix_kernel(kernel, buffers: list[SSAValue], machine, epilogue, resident: tuple[str, bool] | None = None,
-                   plan_only: bool = False):
+                   plan_only: bool = False, kept: dict[str, str] | None = None):
     """The rapid_mem kernel of a conv2d or matrix-product tile kernel (`conv_lowering.py`,
     `mpe_lowering.py`), or with `plan_only` its (plan, make) for `resident_loads`."""
     work = next(iter(kernel.body.block.ops))
@@ -281,7 +320,8 @@ def _matrix_kernel(kernel, buffers: list[SSAValue], machine, epilogue, resident:
     if isinstance(work, nn.Conv2DOp):
         from rapid_mlir.transforms.conv_lowering import conv_kernel
 
-        return conv_kernel(kernel.layer.data, mapping, work, buffers, machine, epilogue, resident, plan_only)
+        return conv_kernel(kernel.layer.data, mapping, work, buffers, machine, epilogue, resident, plan_only,
+                           kept)
     from rapid_mlir.transforms.mpe_lowering import matmul_kernel
 
     m, k = kernel.inputs[0].type.get_shape()

@@ -41,6 +41,9 @@ and every instruction has static sizes:
   (carried tokens "pf" + operand). The first tile's first loads are a prologue; a run of
   more than two steps is a loop of all but its last step, the last step peeled (it
   prefetches the next run's first step, or nothing at the level's end).
+- **Kept tensors** (`MpePlan.keep`, `mapping/forwarding.py`): a `keep_output` kernel's
+  LX output tile (every corelet's whole share) carries a resident key and is not
+  stored; a `kept_input` kernel's input tile carries the same key and is not loaded.
 - **L0 tiles.** Inside an LX tile, loops over the L0 tiles of the output dims (the last,
   ragged tile peeled); per L0 tile one MPE instruction per reduction step (conv: kernel
   offset x `ic` tile, the shifted GEMMs; matmul: `k` tile), unrolled in the loop body;
@@ -244,6 +247,9 @@ class MpePlan:
         self.double_buffer = mapping.double_buffer
         self.resident: dict[str, tuple[str, bool]] = {}
         """Operand -> (key, loads it): a weight kept in LX across kernels (`keep_resident`)."""
+        self.kept: dict[str, str] = {}
+        """"output" or the MPE's first input -> key: a tensor kept in LX from this kernel
+        for the next one, or found there (`keep`)."""
         self._check_order()
         self.regions = self._regions()
         self.cores = max(r.cores[1] for r in self.regions) + 1
@@ -263,6 +269,13 @@ class MpePlan:
         if operand not in self.operands:
             fail(self.layer, f"resident: the layer has no operand {operand}")
         self.resident[operand] = (key, load)
+        return self
+
+    def keep(self, operand: str, key: str) -> MpePlan:
+        """Keeps the output (`operand` "output": every corelet's whole share, not stored)
+        in LX under `key` for the next kernel, or finds the input operand there
+        (`mapping/forwarding.py`); one buffer per corelet, at one offset on every core."""
+        self.kept[operand] = key
         return self
 
     def _split(self, split: dict[str, int], clause: str) -> tuple[str | None, int]:
@@ -519,14 +532,31 @@ class MpeEmitter:
                                    "loop steps through it), so it cannot stay in LX across kernels")
             self.lx[op][0].owner.resident = StringAttr(f"{key}/corelet{self.r.corelet}/cores"
                                                        f"{self.r.cores[0]}-{self.r.cores[1]}")
+        self._kept()
         for op in [o for o in self.inputs if self.load_level[o] < 0]:  # loaded once
-            if op in self.p.resident and not self.p.resident[op][1]:
+            if (op in self.p.resident and not self.p.resident[op][1]) or op in self.p.kept:
                 self.cur[op] = (0, ready)  # an earlier kernel left it in LX
                 continue
             token = self._dma(self.block, self.lx[op][0], *self._load_pair(op), [])
             self.cur[op] = (0, token)
             (self.pending_sfu if op == self.BIAS else self.pending_mpe).append(token)
         self._level(self.block, 0, st)
+
+    def _kept(self) -> None:
+        """Marks the buffers of tensors kept in LX between kernels (`MpePlan.keep`)."""
+        for op, key in self.p.kept.items():
+            if op == "output":
+                stepped = [d for d in self.levels if d not in self.p.reduction]
+                if stepped or self.part is not None:
+                    fail(self.p.layer, "keep_output: a corelet's share of the output takes several LX tiles "
+                                       f"(along {', '.join(stepped) or 'the ring'}), so it cannot stay in LX")
+                buffer = self.lx_out
+            else:
+                if op not in self.inputs or self.load_level[op] >= 0:
+                    fail(self.p.layer, f"kept_input: a corelet's share of {op} takes several LX tiles, so it "
+                                       "cannot be the tile the kernel before kept")
+                buffer = self.lx[op][0]
+            buffer.owner.resident = StringAttr(f"{key}/corelet{self.r.corelet}")
 
     def _loop(self, block: Block, label: str, count: int, st: dict) -> tuple[M.LoopOp, Block, dict]:
         body = Block(arg_types=[M.TokenType()] * len(self.keys))
@@ -757,6 +787,8 @@ class MpeEmitter:
         st["acc"] = self._epilogue(block, dst, src, bias, after)
         if self.pingpong:
             st[f"acc{self.acc_slot}"] = st["acc"]
+        if "output" in self.p.kept:  # it stays in LX for the next kernel
+            return st
         out_dst, out_src = self.store_access()
         st["out"] = self._dma(block, self.output, out_dst, self.lx_out, out_src, [st["acc"]],
                               queue=self.r.store_queue)

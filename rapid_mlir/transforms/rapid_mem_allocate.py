@@ -8,12 +8,13 @@ from the start of its accumulator. A kernel that needs more than a space holds f
 with a message naming the layer, the space, the bytes needed and the bytes available.
 
 Resident buffers (`rapid_mem.alloc resident "key"`, a weight kept in LX across kernels:
-`mapping/residency.py`) are placed first, module-wide: every key's buffers get one
+`mapping/residency.py`, or an output kept for the next kernel:
+`mapping/forwarding.py`) are placed first, module-wide: every key's buffers get one
 offset at the top of LX, reserved from the first kernel (in program order) that has the
 key to the last, keys whose spans overlap and whose regions share a core below each
 other (keys of disjoint core ranges share addresses: LX is per core); every kernel in a
-span packs its other buffers below the reserved regions. (Liveness-based reuse and keeping a
-layer's output in LX for the next layer come with whole-network lowering.)
+span packs its other buffers below the reserved regions. (Liveness-based reuse across
+kernels is not done.)
 """
 
 from __future__ import annotations
@@ -98,18 +99,23 @@ def _place_resident(kernels: list[KernelOp], machine) -> list[int]:
     """Gives every resident key's buffers one offset (module docstring); returns, per
     kernel, the LX bytes below the regions reserved across it."""
     spans: dict[str, list] = {}  # key -> [first kernel, last kernel, bytes, allocs, cores]
+    sizes: dict[tuple[str, tuple[int, int]], int] = {}  # (key, core range) -> bytes
     for i, kernel in enumerate(kernels):
         for alloc in kernel.walk():
             if isinstance(alloc, AllocOp) and alloc.resident is not None:
                 key, size = alloc.resident.data, buffer_bytes(alloc.buffer.type)
                 corelet = _corelet(alloc)
                 cores = (corelet.core_range() if corelet is not None else None) or (0, kernel.cores.value.data - 1)
-                span = spans.setdefault(key, [i, i, size, [], cores])
-                if span[2] != size:
+                # A kept output's key spans core classes whose shares (and buffers) may
+                # differ in size (`forwarding.py`): one offset for the largest; on one
+                # range of cores every kernel's buffer of a key must agree.
+                if sizes.setdefault((key, cores), size) != size:
                     raise PassFailedException(
                         f"rapid-mem-allocate: layer '{kernel.layer.data}': the resident buffer \"{key}\" has "
-                        f"{size} bytes but an earlier kernel's has {span[2]}")
-                span[1] = i
+                        f"{size} bytes but an earlier kernel's has {sizes[(key, cores)]}")
+                span = spans.setdefault(key, [i, i, size, [], cores])
+                span[1], span[2] = i, max(span[2], size)
+                span[4] = (min(span[4][0], cores[0]), max(span[4][1], cores[1]))
                 span[3].append(alloc)
     placed: list[tuple[int, int, int, int, tuple[int, int]]] = []  # (first, last, start, end, cores)
     tops = [machine.lx_bytes] * len(kernels)

@@ -5,6 +5,13 @@
 // RUN: rapid-opt %inputs/ragged-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/split-reduction.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c},convert-mem-to-isa{machine=rapid-4c}' -t rasm | filecheck %s --check-prefix=RING-ISA
 // RUN: rapid-opt %inputs/ic-split-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/ic-split-conv.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=CONV-RING
 // RUN: rapid-opt %inputs/rotated-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/rotated-matmul.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=ROTATED
+// RUN: rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/kept-conv.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c}' | filecheck %s --check-prefix=KEPT
+// RUN: sed 's/, "kept_input": true//' %inputs/kept-conv.json > %t.alone.json
+// RUN: not rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%t.alone.json"},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=KEPT-ALONE
+// RUN: sed '/conv3/s/"cores": {"oh": 2}, "corelets": {"ow": 2}/"cores": {"ow": 2}, "corelets": {"oh": 2}/' %inputs/kept-conv.json > %t.split.json
+// RUN: not rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%t.split.json"},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=KEPT-SPLIT
+// RUN: sed '/conv3/s/"ic": 16, "kh"/"ic": 8, "kh"/; /conv3/s/"ic": 16}/"ic": 8}/' %inputs/kept-conv.json > %t.step.json
+// RUN: not rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%t.step.json"},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=KEPT-STEP
 
 func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn.name = "B"}) -> (tensor<16x10xf32> {nn.name = "C"}) {
   %y = nn.matmul %a, %b {nn.name = "mm"} : (tensor<16x32xf32>, tensor<32x10xf32>) -> tensor<16x10xf32>
@@ -131,3 +138,28 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // ROTATED-NEXT: rapid_mem.sfu "copy"
 // ROTATED-NEXT: rapid_mem.dma queue 1 %2 <offset 384,
 // ROTATED-NEXT: }
+
+// An output kept in LX for the next kernel (mapping/forwarding.py): conv2 (3x3) keeps
+// every corelet's 16x4x4 share at the top of LX (one key per corelet, one offset on both
+// cores) and stores nothing; conv3 (1x1, same split) reads it there and loads no input.
+// KEPT:      rapid_mem.kernel "conv2"
+// KEPT:      rapid_mem.corelet 0 cores 0 to 0
+// KEPT:      %[[K0:.*]] = rapid_mem.alloc at [[OFF0:[0-9]+]] resident "main/kept/conv2/corelet0" : !rapid_mem.buffer<16x4x4xf16, lx>
+// KEPT-NOT:  rapid_mem.dma {{.*}} %2
+// KEPT:      rapid_mem.sfu "relu"(%[[K0]],
+// KEPT-NOT:  rapid_mem.dma {{.*}} %2
+// KEPT:      rapid_mem.corelet 1 cores 0 to 0
+// KEPT:      rapid_mem.alloc at [[OFF1:[0-9]+]] resident "main/kept/conv2/corelet1"
+// KEPT:      rapid_mem.corelet 0 cores 1 to 1
+// KEPT:      rapid_mem.alloc at [[OFF0]] resident "main/kept/conv2/corelet0"
+// KEPT-NOT:  rapid_mem.dma {{.*}} %2
+// KEPT:      rapid_mem.kernel "conv3"
+// KEPT:      rapid_mem.corelet 0 {
+// KEPT-NEXT: %[[I0:.*]] = rapid_mem.alloc at [[OFF0]] resident "main/kept/conv2/corelet0" : !rapid_mem.buffer<16x4x4xf16, lx>
+// KEPT-NOT:  rapid_mem.dma {{.*}}, %0
+// KEPT:      rapid_mem.mpe {{.*}}, %[[I0]] <offset 0
+// KEPT:      rapid_mem.corelet 1 {
+// KEPT-NEXT: rapid_mem.alloc at [[OFF1]] resident "main/kept/conv2/corelet1"
+// KEPT-ALONE: error: {{.*}}kept-conv.mlir: convert-tile-to-mem: layer 'conv2': keep_output: the next kernel (conv3) does not take the output from LX (its mapping has no kept_input)
+// KEPT-SPLIT: error: {{.*}}layer 'conv2': keep_output for layer 'conv3': the two layers split the tensor differently over cores and corelets (cores(oh=2) corelets(ow=2) against cores(ow=2) corelets(oh=2))
+// KEPT-STEP: error: {{.*}}layer 'conv3': kept_input needs every corelet to hold its whole share in one LX tile, but lx(ic=8) steps through a share of 16

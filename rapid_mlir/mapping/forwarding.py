@@ -1,0 +1,243 @@
+"""Outputs kept in LX for the next layer: the other cross-layer decision of `dse`.
+
+Every layer is its own kernel and, without help, stores its output to DRAM for the next
+kernel to load again. When a conv2d's output feeds only a 1x1 convolution (stride 1, no
+padding, one group) in the very next kernel, and both split the work the same way, each
+corelet's share of the output is exactly the consumer corelet's share of its input, with
+the same layout ([channels][rows][columns]). Then:
+
+- the producer's mapping has `keep_output`: every corelet holds its whole share of the
+  output in one LX tile (no LX step along n, g, oc, oh or ow: `keeps_output`); the
+  epilogues write it there and nothing is stored to DRAM;
+- the consumer's mapping has `kept_input`: every corelet holds its whole share of the
+  input in one LX tile (`takes_input`), which it finds where the producer left it, and
+  loads nothing;
+- every corelet's share is the same part of the tensor in both (`signature`): the same
+  split of the image, or the producer's output channels split over cores as the
+  consumer's input channels (its ring reduction, `ring_reduction.py`); the consumer does
+  not split its own output channels (each corelet would need all input channels);
+- `convert-tile-to-mem` gives the two buffers one key per corelet
+  (`rapid_mem.alloc resident "fn/kept/<producer>/corelet j"`) and `rapid-mem-allocate`
+  one offset at the top of LX for both kernels; the junction between the kernels (every
+  stream of every core finished) orders the producer's epilogues before the consumer's
+  products.
+
+`pair_mappings` searches the two: for each of the few most promising layouts both can
+have, the producer among its candidates that keep their output in that layout and the
+consumer among those that take it; `convert-nn-to-tile{strategy=dse}` takes the pair
+when its predicted cycles are below the two layers' ordinary best (`plan_pairs`). In a
+ResNet bottleneck that is the 3x3 conv feeding the 1x1 expansion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rapid_mlir.mapping.mapping import Mapping, MappingError
+from rapid_mlir.mapping.problem import Problem
+
+OUTPUT_DIMS = ("n", "g", "oc", "oh", "ow")
+"""The dims of a conv2d's output (an LX step along one of them splits the kept tile)."""
+
+INPUT_DIMS = ("n", "g", "ic", "oh", "ow")
+"""The dims indexing a conv2d's input tile."""
+
+
+def can_consume(problem: Problem) -> bool:
+    """A conv2d whose input tile is its output's pixels: 1x1, stride 1, no padding, one group."""
+    if problem.kind != "conv2d":
+        return False
+    q, d = problem.params, problem.dims
+    return (d["kh"] == d["kw"] == d["g"] == 1 and q["stride_h"] == q["stride_w"] == 1
+            and q["pad_t"] == q["pad_l"] == q["pad_b"] == q["pad_r"] == 0)
+
+
+def can_forward(producer: Problem, consumer: Problem) -> bool:
+    """Whether `consumer` can read `producer`'s output from LX (the shapes agree)."""
+    if producer.kind != "conv2d" or not can_consume(consumer) or producer.dims["g"] != 1:
+        return False
+    p, c = producer.dims, consumer.dims
+    return (p["n"], p["oc"], p["oh"], p["ow"]) == (c["n"], c["ic"], c["oh"], c["ow"])
+
+
+def _splits_reduction(problem: Problem, mapping: Mapping, cores: bool = True) -> bool:
+    """A reduction dim split over corelets, or (`cores`) over cores."""
+    return any((cores and mapping.cores.get(d, 1) > 1) or mapping.corelets.get(d, 1) > 1
+               for d in problem.reduction)
+
+
+def _whole(problem: Problem, mapping: Mapping, dims: tuple[str, ...]) -> str | None:
+    """None when every corelet holds its whole share of `dims` in one LX tile (one image),
+    else what steps: `lx(d=t)` against the share."""
+    from rapid_mlir.cost.schedule import corelet_regions
+
+    for _, _, _, sizes in corelet_regions(problem, mapping):
+        if sizes["n"] > 1:
+            return f"a corelet's share holds {sizes['n']} images (LX tiles hold one)"
+        for d in dims:
+            if mapping.lx.get(d, 1) < sizes[d]:
+                return f"lx({d}={mapping.lx.get(d, 1)}) steps through a share of {sizes[d]}"
+    return None
+
+
+def keeps_output(problem: Problem, mapping: Mapping) -> bool:
+    """Every corelet's share of the output is one LX tile (and no ring reduction)."""
+    return (problem.kind == "conv2d" and not _splits_reduction(problem, mapping)
+            and _whole(problem, mapping, OUTPUT_DIMS) is None)
+
+
+def takes_input(problem: Problem, mapping: Mapping) -> bool:
+    """Every corelet's share of the input is one LX tile in the [ic][rows][cols] layout
+    (not `simd(kw,ic)`'s), and no ring reduction."""
+    return (can_consume(problem) and "kw" not in mapping.simd and not _splits_reduction(problem, mapping, False)
+            and _whole(problem, mapping, INPUT_DIMS) is None)
+
+
+def signature(problem: Problem, mapping: Mapping, channels: str) -> tuple | None:
+    """The layout of every corelet's share of the forwarded tensor: per (core, corelet),
+    the image and the start and extent of its `channels` (the producer's `oc`, the
+    consumer's `ic`: a consumer splitting `ic` over cores, a ring reduction, takes a
+    producer's `oc` split), rows and columns; None when the consumer splits its `oc`
+    (every corelet would need all the channels of its pixels, kept by several)."""
+    from rapid_mlir.cost.schedule import corelet_regions
+
+    if channels == "ic" and any(split.get("oc", 1) > 1 for split in (mapping.cores, mapping.corelets)):
+        return None
+    out = []
+    for core, corelet, origin, sizes in corelet_regions(problem, mapping):
+        out.append((core, corelet, origin["n"], origin[channels], sizes[channels], origin["oh"], sizes["oh"],
+                    origin["ow"], sizes["ow"]))
+    return tuple(sorted(out))
+
+
+def check_pair(producer: Problem, pm: Mapping, consumer: Problem, cm: Mapping) -> None:
+    """Raises MappingError naming the layer when `pm`'s kept output is not exactly what
+    `cm` takes (`convert-tile-to-mem` checks every pair before lowering it)."""
+    head = f"layer '{producer.layer}': keep_output for layer '{consumer.layer}'"
+    if not can_forward(producer, consumer):
+        raise MappingError(f"{head}: the next layer must be a 1x1 conv2d (stride 1, no padding, one group) "
+                           "reading this output, and this layer a conv2d of one group")
+    for problem, mapping, dims, flag, where in ((producer, pm, OUTPUT_DIMS, "keep_output", "cores or corelets"),
+                                                (consumer, cm, INPUT_DIMS, "kept_input", "corelets")):
+        if _splits_reduction(problem, mapping, flag == "keep_output"):
+            raise MappingError(f"layer '{problem.layer}': {flag} with a reduction dim split over {where} "
+                               "is not lowered")
+        why = _whole(problem, mapping, dims)
+        if why is not None:
+            raise MappingError(f"layer '{problem.layer}': {flag} needs every corelet to hold its whole share "
+                               f"in one LX tile, but {why}")
+    if "kw" in cm.simd:
+        raise MappingError(f"layer '{consumer.layer}': kept_input needs the [ic][rows][cols] input layout, "
+                           "not simd(kw,ic)'s")
+    mine, theirs = signature(producer, pm, "oc"), signature(consumer, cm, "ic")
+    if mine is None or theirs is None:
+        raise MappingError(f"{head}: the next layer splits its output channels, so each of its corelets "
+                           "would need every input channel of its pixels")
+    if mine != theirs:
+        raise MappingError(f"{head}: the two layers split the tensor differently over cores and corelets "
+                           f"(cores({_kv(pm.cores)}) corelets({_kv(pm.corelets)}) against "
+                           f"cores({_kv(cm.cores)}) corelets({_kv(cm.corelets)}))")
+
+
+def _kv(split: dict[str, int]) -> str:
+    return ",".join(f"{d}={p}" for d, p in split.items())
+
+
+@dataclass(frozen=True)
+class Side:
+    """The candidates a forwarding search keeps (`dse.search(forward=...)`): the
+    producer's (`role` "output": those that keep their output, with `keep_output` set)
+    or the consumer's ("input": those that take it, with `kept_input` set), and among
+    them those whose `signature` is in `layouts` (None: any)."""
+
+    role: str
+    layouts: frozenset | None = None
+
+    def restrict(self, problem: Problem, found: list[Mapping]) -> list[Mapping]:
+        test, flag, channels = ((keeps_output, "keep_output", "oc") if self.role == "output"
+                                else (takes_input, "kept_input", "ic"))
+        memo: dict[str, tuple | None] = {}
+        out = []
+        for m in found:
+            if not test(problem, m):
+                continue
+            split = _kv(m.cores) + "|" + _kv(m.corelets)
+            if split not in memo:
+                memo[split] = signature(problem, m, channels)
+            sig = memo[split]
+            if sig is None or (self.layouts is not None and sig not in self.layouts):
+                continue
+            out.append(replace(m, **{flag: True}))
+        return out
+
+
+MAX_LAYOUTS = 6
+"""Layouts a pair search tries (those with the lowest summed lower bounds)."""
+
+
+def pair_mappings(producer: Problem, consumer: Problem, machine, cost, budget: float,
+                  cache: dict | None = None, stats: list | None = None
+                  ) -> tuple[Mapping, float, Mapping, float] | None:
+    """The best forwarding pair: (producer mapping, its cost, consumer mapping, its cost),
+    or None when no pair fits. Of the layouts (`signature`) both layers can have, it tries
+    that of the producer's best candidate among all of them, then the first
+    `MAX_LAYOUTS` others by the sum of their best lower bounds (`dse.lower_bound`): for
+    each, the producer is searched among its candidates that keep their output in
+    that layout and the consumer among those taking it (each search with `budget`), and
+    the pair of the lowest summed cost wins (ties: the earlier layout). The winning
+    layout's two searches go to `stats`."""
+
+    key = ("forwarding pair", *(_identity(p) for p in (producer, consumer)), machine.fingerprint(), cost, budget)
+    if cache is not None and key in cache:  # an identical pair of layers searched before
+        found = cache[key]
+    else:
+        found = _pair_search(producer, consumer, machine, cost, budget, cache)
+        if cache is not None:
+            cache[key] = found
+    if found is None:
+        return None
+    _, first, second, pc, cc = found
+    if stats is not None:
+        stats.append(replace(first, layer=f"{producer.layer} (output kept in LX for {consumer.layer})"))
+        stats.append(replace(second, layer=f"{consumer.layer} (input kept in LX by {producer.layer})"))
+    return first.best, pc, second.best, cc
+
+
+def _identity(problem: Problem) -> tuple:
+    return problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items()))
+
+
+def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: float, cache: dict | None):
+    """(summed cost, producer search, consumer search, producer cost, consumer cost) of
+    the best layout (`pair_mappings`), or None."""
+    from rapid_mlir.mapping import dse, space
+
+    if min(producer.dims["n"], consumer.dims["n"]) > machine.corelets:
+        return None  # some corelet holds several images: no LX tile holds its share
+    best_bounds = []
+    for problem, role, channels in ((producer, "output", "oc"), (consumer, "input", "ic")):
+        bounds: dict[tuple, float] = {}
+        for m in Side(role).restrict(problem, list(space.candidates(problem, machine))):
+            sig, bound = signature(problem, m, channels), dse.lower_bound(problem, m, machine)
+            bounds[sig] = min(bound, bounds.get(sig, bound))
+        best_bounds.append(bounds)
+    common = sorted(set(best_bounds[0]) & set(best_bounds[1]),
+                    key=lambda sig: (best_bounds[0][sig] + best_bounds[1][sig], sig))
+    if not common:
+        return None
+    # First the layout of the producer's best candidate among all it could keep (the
+    # bounds miss what the model sees: DMA latency, overlap), then the best bounded ones.
+    anyone = dse.cached_search(producer, machine, cost, budget, cache, forward=Side("output", frozenset(common)))
+    layouts = [signature(producer, anyone.best, "oc")] if anyone.best is not None else []
+    layouts += [sig for sig in common if sig not in layouts][:MAX_LAYOUTS]
+    found = None
+    for layout in layouts:
+        only = frozenset([layout])
+        first = dse.cached_search(producer, machine, cost, budget, cache, forward=Side("output", only))
+        second = dse.cached_search(consumer, machine, cost, budget, cache, forward=Side("input", only))
+        if first.best is None or second.best is None:
+            continue
+        pc, cc = float(cost(producer, first.best, machine)), float(cost(consumer, second.best, machine))
+        if found is None or pc + cc < found[0]:
+            found = (pc + cc, first, second, pc, cc)
+    return found
