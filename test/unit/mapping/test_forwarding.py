@@ -183,3 +183,28 @@ def test_an_output_another_op_reads_is_stored_and_cannot_be_pinned_kept(tmp_path
     assert ("layer 'conv2': keep_output: the output must be used by layer 'conv3' as its input and by nothing "
             "else") in err and "Traceback" not in err
     assert not (tmp_path / "m.mlir").exists()
+
+
+def test_an_oc_split_output_feeds_an_ic_split_ring_consumer(tmp_path):
+    """Each core keeps its quarter of the channels; the 1x1 conv reduces over them on the ring."""
+    from rapid_mlir.ir_io import read_module
+    from rapid_mlir.pipeline import compile_module
+    from rapid_mlir.reference.interpreter import run
+    from rapid_mlir.reference.signature import find_entry, random_inputs, signature as entry_signature
+    from rapid_mlir.runtime import load
+    from rapid_mlir.weights import WeightStore
+
+    pm = next(m for m in Side("output").restrict(PRODUCER, list(space.candidates(PRODUCER, MACHINE)))
+              if m.cores == {"oc": 4})
+    layout = frozenset([signature(PRODUCER, pm, "oc")])
+    cm = dse.search(CONSUMER, MACHINE, forward=Side("input", layout)).best
+    assert cm.cores == {"ic": 4} and cm.kept_input
+    check_pair(PRODUCER, pm, CONSUMER, cm)
+    src = _pair_module(tmp_path)
+    pin = tmp_path / "ring.json"
+    pin.write_text(json.dumps({"conv2": pm.to_dict(), "conv3": cm.to_dict()}))
+    inputs = random_inputs(entry_signature(find_entry(read_module(str(src)))), 7)
+    expected = run(read_module(str(src)), inputs, WeightStore.load(tmp_path / "w.npz"))["y"]
+    program = compile_module(read_module(str(src)), "rapid-4c", str(pin), str(tmp_path / "w.npz"), strategy="fixed")
+    result = load(program).run(inputs, check_races=True)
+    np.testing.assert_allclose(result.outputs["y"], expected, rtol=0, atol=0.01 * float(np.abs(expected).max()))
