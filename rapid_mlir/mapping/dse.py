@@ -132,29 +132,35 @@ class SearchResult:
 
 def search(problem: Problem, machine: Machine, cost: Cost | None = None,
            budget_seconds: float = DEFAULT_BUDGET, *, prune: bool = True,
-           resident: tuple[str, ...] = (), forward=None) -> SearchResult:
+           resident: tuple[str, ...] = ()) -> SearchResult:
     """The best mapping of a conv2d or matmul layer by branch and bound (module docstring);
     `prune=False` evaluates every candidate the budget allows. With `resident` (the
     weight operand, `residency.py`) the space is the candidates that load it once and
     reserve at most `residency.MAX_RESERVED_FRACTION` of LX for it, each with
-    `resident(...)` set (their cost leaves the load out); with `forward` (a
-    `forwarding.Side`) the candidates that keep their output in LX for the next layer,
-    or take their input from there, with `keep_output` or `kept_input` set; None fits:
-    no mapping, no explanation."""
+    `resident(...)` set (their cost leaves the load out); None fits: no mapping, no
+    explanation."""
     start = time.perf_counter()
-    cost = cost or default_cost
-    limit = max(1, int(budget_seconds * CANDIDATES_PER_SECOND))
-    found, truncated = _enumerate(problem, machine, limit)
+    found, truncated = enumerate_space(problem, machine, budget_seconds)
     if resident:
         found = _resident_candidates(problem, machine, found, resident)
-    if forward is not None:
-        found = forward.restrict(problem, found)
-    if resident or forward is not None:
         if not found:
             return SearchResult(problem.layer, None, None, None, None, 0, 0, 0,
                                 seconds=time.perf_counter() - start)
     if not found:
         return _infeasible(problem, machine, start)
+    return search_among(problem, machine, found, cost, budget_seconds, prune=prune, truncated=truncated,
+                        start=start)
+
+
+def search_among(problem: Problem, machine: Machine, found: list[Mapping], cost: Cost | None = None,
+                 budget_seconds: float = DEFAULT_BUDGET, *, prune: bool = True, truncated: bool = False,
+                 start: float | None = None) -> SearchResult:
+    """`search` over the candidates `found` (some of the space, in its order: e.g. those
+    keeping an output in LX, `forwarding.py`); none: no mapping, no explanation."""
+    start = time.perf_counter() if start is None else start
+    cost = cost or default_cost
+    if not found:
+        return SearchResult(problem.layer, None, None, None, None, 0, 0, 0, seconds=time.perf_counter() - start)
     if len(found) == 1 and not truncated:  # nothing to compare: no cost model needed
         return SearchResult(problem.layer, found[0], None, None, None, 1, 0, 0,
                             seconds=time.perf_counter() - start)
@@ -181,17 +187,17 @@ def search(problem: Problem, machine: Machine, cost: Cost | None = None,
 
 
 def cached_search(problem: Problem, machine: Machine, cost: Cost, budget_seconds: float,
-                  cache: dict | None, resident: tuple[str, ...] = (), forward=None) -> SearchResult:
+                  cache: dict | None, resident: tuple[str, ...] = ()) -> SearchResult:
     """`search`, reusing the result of an identical layer (same kind, dims and params,
-    machine, cost, budget, `resident` and `forward`) from `cache` when given; a reused
-    result says `cached`."""
+    machine, cost, budget and `resident`) from `cache` when given; a reused result says
+    `cached`."""
     if cache is None:
-        return search(problem, machine, cost, budget_seconds, resident=resident, forward=forward)
+        return search(problem, machine, cost, budget_seconds, resident=resident)
     key = (problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())),
-           machine.fingerprint(), cost, budget_seconds, resident, forward)
+           machine.fingerprint(), cost, budget_seconds, resident)
     if key in cache:
         return replace(cache[key], layer=problem.layer, seconds=0.0, cached=cache[key].layer)
-    cache[key] = search(problem, machine, cost, budget_seconds, resident=resident, forward=forward)
+    cache[key] = search(problem, machine, cost, budget_seconds, resident=resident)
     return cache[key]
 
 
@@ -404,8 +410,10 @@ def _tile_sizes(extent: int, lx: int, l0: int) -> Counter:
     return out
 
 
-def _enumerate(problem: Problem, machine: Machine, limit: int) -> tuple[list[Mapping], bool]:
-    """The first `limit` candidates, and whether there are more."""
+def enumerate_space(problem: Problem, machine: Machine, budget_seconds: float) -> tuple[list[Mapping], bool]:
+    """The candidates the budget allows to enumerate (`CANDIDATES_PER_SECOND`), and
+    whether there are more."""
+    limit = max(1, int(budget_seconds * CANDIDATES_PER_SECOND))
     found = []
     for m in space.candidates(problem, machine):
         if len(found) == limit:

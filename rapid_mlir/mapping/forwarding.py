@@ -88,7 +88,8 @@ def keeps_output(problem: Problem, mapping: Mapping) -> bool:
 
 def takes_input(problem: Problem, mapping: Mapping) -> bool:
     """Every corelet's share of the input is one LX tile in the [ic][rows][cols] layout
-    (not `simd(kw,ic)`'s), and no ring reduction."""
+    (not `simd(kw,ic)`'s); `ic` may be split over cores (a ring reduction), not over
+    corelets."""
     return (can_consume(problem) and "kw" not in mapping.simd and not _splits_reduction(problem, mapping, False)
             and _whole(problem, mapping, INPUT_DIMS) is None)
 
@@ -143,101 +144,110 @@ def _kv(split: dict[str, int]) -> str:
     return ",".join(f"{d}={p}" for d, p in split.items())
 
 
-@dataclass(frozen=True)
-class Side:
-    """The candidates a forwarding search keeps (`dse.search(forward=...)`): the
-    producer's (`role` "output": those that keep their output, with `keep_output` set)
-    or the consumer's ("input": those that take it, with `kept_input` set), and among
-    them those whose `signature` is in `layouts` (None: any)."""
+def flagged(problem: Problem, found: list[Mapping], role: str) -> list[tuple[Mapping, tuple]]:
+    """(mapping, layout) of the candidates `found` that keep their output in LX (`role`
+    "output": `keeps_output`, with `keep_output` set) or take their input from there
+    ("input": `takes_input`, with `kept_input` set), in their order; `signature` is
+    worked out once per split."""
+    from rapid_mlir.cost.schedule import corelet_regions
 
-    role: str
-    layouts: frozenset | None = None
-
-    def restrict(self, problem: Problem, found: list[Mapping]) -> list[Mapping]:
-        test, flag, channels = ((keeps_output, "keep_output", "oc") if self.role == "output"
-                                else (takes_input, "kept_input", "ic"))
-        memo: dict[str, tuple | None] = {}
-        out = []
-        for m in found:
-            if not test(problem, m):
-                continue
-            split = _kv(m.cores) + "|" + _kv(m.corelets)
-            if split not in memo:
-                memo[split] = signature(problem, m, channels)
-            sig = memo[split]
-            if sig is None or (self.layouts is not None and sig not in self.layouts):
-                continue
-            out.append(replace(m, **{flag: True}))
-        return out
+    test, flag, channels = ((keeps_output, "keep_output", "oc") if role == "output"
+                            else (takes_input, "kept_input", "ic"))
+    memo: dict[str, tuple | None] = {}
+    out = []
+    for m in found:
+        split = _kv(m.cores) + "|" + _kv(m.corelets)
+        if split not in memo:
+            # every corelet's share holds one image, else no candidate of the split can keep it
+            one = all(sizes["n"] == 1 for _, _, _, sizes in corelet_regions(problem, m))
+            memo[split] = signature(problem, m, channels) if one else None
+        if memo[split] is not None and test(problem, m):
+            out.append((replace(m, **{flag: True}), memo[split]))
+    return out
 
 
 MAX_LAYOUTS = 6
-"""Layouts a pair search tries (those with the lowest summed lower bounds)."""
+"""Layouts a pair search tries besides the producer's favourite (those with the lowest
+summed lower bounds)."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The outcome of `pair_mappings`: the two mappings, their costs, the two searches of
+    the winning layout and the seconds of the whole pair search."""
+
+    producer: Mapping
+    producer_cost: float
+    consumer: Mapping
+    consumer_cost: float
+    searches: tuple
+    layouts: int
+    seconds: float
 
 
 def pair_mappings(producer: Problem, consumer: Problem, machine, cost, budget: float,
-                  cache: dict | None = None, stats: list | None = None
-                  ) -> tuple[Mapping, float, Mapping, float] | None:
-    """The best forwarding pair: (producer mapping, its cost, consumer mapping, its cost),
-    or None when no pair fits. Of the layouts (`signature`) both layers can have, it tries
-    that of the producer's best candidate among all of them, then the first
-    `MAX_LAYOUTS` others by the sum of their best lower bounds (`dse.lower_bound`): for
-    each, the producer is searched among its candidates that keep their output in
-    that layout and the consumer among those taking it (each search with `budget`), and
-    the pair of the lowest summed cost wins (ties: the earlier layout). The winning
-    layout's two searches go to `stats`."""
-
+                  cache: dict | None = None) -> Pair | None:
+    """The best forwarding pair of mappings, or None when no pair fits. Of the layouts
+    (`signature`) both layers can have, it tries that of the producer's best candidate
+    among all of them, then the first `MAX_LAYOUTS` others by the sum of their best lower
+    bounds (`dse.lower_bound`): for each, the producer is searched among its candidates
+    that keep their output in that layout and the consumer among those taking it (each
+    search with `budget`; every space enumerated once), and the pair of the lowest
+    summed cost wins (ties: the earlier layout). `cache` (a dict the caller keeps)
+    reuses the result of an identical pair of layers."""
     key = ("forwarding pair", *(_identity(p) for p in (producer, consumer)), machine.fingerprint(), cost, budget)
-    if cache is not None and key in cache:  # an identical pair of layers searched before
+    if cache is not None and key in cache:
         found = cache[key]
-    else:
-        found = _pair_search(producer, consumer, machine, cost, budget, cache)
-        if cache is not None:
-            cache[key] = found
-    if found is None:
-        return None
-    _, first, second, pc, cc = found
-    if stats is not None:
-        stats.append(replace(first, layer=f"{producer.layer} (output kept in LX for {consumer.layer})"))
-        stats.append(replace(second, layer=f"{consumer.layer} (input kept in LX by {producer.layer})"))
-    return first.best, pc, second.best, cc
+        return None if found is None else replace(found, seconds=0.0)
+    found = _pair_search(producer, consumer, machine, cost, budget)
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def _identity(problem: Problem) -> tuple:
     return problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items()))
 
 
-def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: float, cache: dict | None):
-    """(summed cost, producer search, consumer search, producer cost, consumer cost) of
-    the best layout (`pair_mappings`), or None."""
-    from rapid_mlir.mapping import dse, space
+def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: float) -> Pair | None:
+    import time
 
+    from rapid_mlir.mapping import dse
+
+    start = time.perf_counter()
     if min(producer.dims["n"], consumer.dims["n"]) > machine.corelets:
         return None  # some corelet holds several images: no LX tile holds its share
-    best_bounds = []
-    for problem, role, channels in ((producer, "output", "oc"), (consumer, "input", "ic")):
-        bounds: dict[tuple, float] = {}
-        for m in Side(role).restrict(problem, list(space.candidates(problem, machine))):
-            sig, bound = signature(problem, m, channels), dse.lower_bound(problem, m, machine)
-            bounds[sig] = min(bound, bounds.get(sig, bound))
-        best_bounds.append(bounds)
-    common = sorted(set(best_bounds[0]) & set(best_bounds[1]),
-                    key=lambda sig: (best_bounds[0][sig] + best_bounds[1][sig], sig))
+    pools: list[dict[tuple, list[Mapping]]] = []
+    bounds: list[dict[tuple, float]] = []
+    for problem, role in ((producer, "output"), (consumer, "input")):
+        found, _ = dse.enumerate_space(problem, machine, budget)
+        pool: dict[tuple, list[Mapping]] = {}
+        best: dict[tuple, float] = {}
+        for m, sig in flagged(problem, found, role):
+            pool.setdefault(sig, []).append(m)
+            bound = dse.lower_bound(problem, m, machine)
+            best[sig] = min(bound, best.get(sig, bound))
+        pools.append(pool)
+        bounds.append(best)
+    common = sorted(set(bounds[0]) & set(bounds[1]), key=lambda sig: (bounds[0][sig] + bounds[1][sig], sig))
     if not common:
         return None
     # First the layout of the producer's best candidate among all it could keep (the
     # bounds miss what the model sees: DMA latency, overlap), then the best bounded ones.
-    anyone = dse.cached_search(producer, machine, cost, budget, cache, forward=Side("output", frozenset(common)))
-    layouts = [signature(producer, anyone.best, "oc")] if anyone.best is not None else []
+    everyone = [m for sig in common for m in pools[0][sig]]
+    favourite = dse.search_among(producer, machine, everyone, cost, budget).best
+    layouts = [signature(producer, favourite, "oc")]
     layouts += [sig for sig in common if sig not in layouts][:MAX_LAYOUTS]
-    found = None
+    best = None
     for layout in layouts:
-        only = frozenset([layout])
-        first = dse.cached_search(producer, machine, cost, budget, cache, forward=Side("output", only))
-        second = dse.cached_search(consumer, machine, cost, budget, cache, forward=Side("input", only))
+        first = dse.search_among(producer, machine, pools[0][layout], cost, budget)
+        second = dse.search_among(consumer, machine, pools[1][layout], cost, budget)
         if first.best is None or second.best is None:
             continue
         pc, cc = float(cost(producer, first.best, machine)), float(cost(consumer, second.best, machine))
-        if found is None or pc + cc < found[0]:
-            found = (pc + cc, first, second, pc, cc)
-    return found
+        if best is None or pc + cc < best[0]:
+            best = (pc + cc, first, second, pc, cc)
+    if best is None:
+        return None
+    _, first, second, pc, cc = best
+    return Pair(first.best, pc, second.best, cc, (first, second), len(layouts), time.perf_counter() - start)

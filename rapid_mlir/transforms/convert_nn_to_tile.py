@@ -240,6 +240,8 @@ class ConvertNnToTilePass(ModulePass):
         the second reads, neither pinned nor in a pair already nor keeping weights, takes
         the best forwarding pair when its predicted cycles are below the two ordinary
         mappings'."""
+        from dataclasses import replace
+
         from rapid_mlir.mapping import dse
         from rapid_mlir.mapping.forwarding import can_forward, pair_mappings
 
@@ -253,23 +255,25 @@ class ConvertNnToTilePass(ModulePass):
                     or any(m.resident or m.prefetch for m in maps) or value is None
                     or value.uses.get_length() != 1 or second.inputs[0] is not value):
                 continue
-            stats: list = []
             try:
-                pair = pair_mappings(pp, cp, machine, cost, self.budget, cache, stats)
+                pair = pair_mappings(pp, cp, machine, cost, self.budget, cache)
             except MappingError as e:
                 raise PassFailedException(f"convert-nn-to-tile: {e}") from None
             ordinary = cost(pp, maps[0], machine) + cost(cp, maps[1], machine)
-            taken = pair is not None and pair[1] + pair[3] < ordinary
-            if self.search_stats:
-                for result in stats:
-                    print(f"convert-nn-to-tile: dse {result.summary()}", file=sys.stderr)
-                if pair is not None:
-                    print(f"convert-nn-to-tile: dse {pp.layer} -> {cp.layer}: output kept in LX "
-                          f"{pair[1] + pair[3]:.6g} vs stored {ordinary:.6g}: "
-                          f"{'kept' if taken else 'stored'}", file=sys.stderr)
+            taken = pair is not None and pair.producer_cost + pair.consumer_cost < ordinary
+            if self.search_stats and pair is not None:
+                ps, cs = pair.searches
+                print(f"convert-nn-to-tile: dse {replace(ps, layer=pp.layer).summary()} (output kept in LX "
+                      f"for {cp.layer})", file=sys.stderr)
+                print(f"convert-nn-to-tile: dse {replace(cs, layer=cp.layer).summary()} (input kept in LX "
+                      f"by {pp.layer})", file=sys.stderr)
+                print(f"convert-nn-to-tile: dse {pp.layer} -> {cp.layer}: output kept in LX "
+                      f"{pair.producer_cost + pair.consumer_cost:.6g} vs stored {ordinary:.6g}: "
+                      f"{'kept' if taken else 'stored'} ({pair.layouts} layouts, {pair.seconds:.2f} s)",
+                      file=sys.stderr)
             if taken:
-                _set_mapping(first, pair[0], chosen)
-                _set_mapping(second, pair[2], chosen)
+                _set_mapping(first, pair.producer, chosen)
+                _set_mapping(second, pair.consumer, chosen)
                 paired |= {i, i + 1}
 
 

@@ -15,10 +15,10 @@ from rapid_mlir.machine import load_machine
 from rapid_mlir.mapping import dse, space
 from rapid_mlir.mapping import problem as P
 from rapid_mlir.mapping.forwarding import (
-    Side,
     can_consume,
     can_forward,
     check_pair,
+    flagged,
     keeps_output,
     pair_mappings,
     signature,
@@ -92,13 +92,15 @@ def test_the_cost_model_leaves_out_the_kept_store_and_load():
 
 
 def test_the_pair_search_offers_only_matching_legal_candidates_above_their_bound():
-    producers = Side("output").restrict(PRODUCER, list(space.candidates(PRODUCER, MACHINE)))
+    producers = [m for m, _ in flagged(PRODUCER, list(space.candidates(PRODUCER, MACHINE)), "output")]
     assert producers and all(m.keep_output and keeps_output(PRODUCER, m) for m in producers)
-    pm, pc, cm, cc = pair_mappings(PRODUCER, CONSUMER, MACHINE, dse.default_cost, 1.0)
+    pair = pair_mappings(PRODUCER, CONSUMER, MACHINE, dse.default_cost, 1.0)
+    pm, pc, cm, cc = pair.producer, pair.producer_cost, pair.consumer, pair.consumer_cost
     check_pair(PRODUCER, pm, CONSUMER, cm)
     assert pm.keep_output and cm.kept_input and space.is_legal(CONSUMER, cm, MACHINE)
-    layout = frozenset([signature(PRODUCER, pm, "oc")])
-    consumers = Side("input", layout).restrict(CONSUMER, list(space.candidates(CONSUMER, MACHINE)))
+    layout = signature(PRODUCER, pm, "oc")
+    consumers = [m for m, sig in flagged(CONSUMER, list(space.candidates(CONSUMER, MACHINE)), "input")
+                 if sig == layout]
     for m in consumers[:40]:
         check_pair(PRODUCER, pm, CONSUMER, m)
         assert dse.lower_bound(CONSUMER, m, MACHINE) <= predict(CONSUMER, m, MACHINE).cycles
@@ -194,10 +196,11 @@ def test_an_oc_split_output_feeds_an_ic_split_ring_consumer(tmp_path):
     from rapid_mlir.runtime import load
     from rapid_mlir.weights import WeightStore
 
-    pm = next(m for m in Side("output").restrict(PRODUCER, list(space.candidates(PRODUCER, MACHINE)))
+    pm = next(m for m, _ in flagged(PRODUCER, list(space.candidates(PRODUCER, MACHINE)), "output")
               if m.cores == {"oc": 4})
-    layout = frozenset([signature(PRODUCER, pm, "oc")])
-    cm = dse.search(CONSUMER, MACHINE, forward=Side("input", layout)).best
+    layout = signature(PRODUCER, pm, "oc")
+    takers = [m for m, sig in flagged(CONSUMER, list(space.candidates(CONSUMER, MACHINE)), "input") if sig == layout]
+    cm = dse.search_among(CONSUMER, MACHINE, takers).best
     assert cm.cores == {"ic": 4} and cm.kept_input
     check_pair(PRODUCER, pm, CONSUMER, cm)
     src = _pair_module(tmp_path)
