@@ -475,7 +475,8 @@ class ReadyOp(IRDLOperation):
 class AllocOp(IRDLOperation):
     """A buffer in the core's LX or the corelet's ACC; `offset` (bytes) is set by allocation.
     `resident "key"`: an LX buffer that keeps its contents from one kernel to the next
-    kernels with the same key (a weight kept in LX, `mapping/residency.py`): the
+    kernels with the same key (a weight kept in LX, `mapping/residency.py`, or an
+    output kept for the next kernel, `mapping/forwarding.py`): the
     allocator gives every buffer of a key one offset, reserved from the first kernel
     that has it to the last."""
 
