@@ -1,14 +1,16 @@
 """Outputs kept in LX for the next layer: the other cross-layer decision of `dse`.
 
 Every layer is its own kernel and, without help, stores its output to DRAM for the next
-kernel to load again. When a conv2d's output feeds only a 1x1 convolution (stride 1, no
+kernel to load again. When a conv2d's output feeds a 1x1 convolution (stride 1, no
 padding, one group) in the very next kernel, and both split the work the same way, each
 corelet's share of the output is exactly the consumer corelet's share of its input, with
 the same layout ([channels][rows][columns]). Then:
 
 - the producer's mapping has `keep_output`: every corelet holds its whole share of the
   output in one LX tile (no LX step along n, g, oc, oh or ow: `keeps_output`); the
-  epilogues write it there and nothing is stored to DRAM;
+  epilogues write it there and nothing is stored to DRAM; when other layers read the
+  output too (a ResNet block's output: the next block's 1x1 conv and its residual
+  add), `share_output` keeps it and stores it as well;
 - the consumer's mapping has `kept_input`: every corelet holds its whole share of the
   input in one LX tile (`takes_input`), which it finds where the producer left it, and
   loads nothing;
@@ -24,9 +26,11 @@ the same layout ([channels][rows][columns]). Then:
 
 `pair_mappings` searches the two: for each of the few most promising layouts both can
 have, the producer among its candidates that keep their output in that layout and the
-consumer among those that take it; `convert-nn-to-tile{strategy=dse}` takes the pair
-when its predicted cycles are below the two layers' ordinary best (`plan_pairs`). In a
-ResNet bottleneck that is the 3x3 conv feeding the 1x1 expansion.
+consumer among those that take it. `convert-nn-to-tile{strategy=dse}` predicts every
+pair's saving over the two layers' ordinary best and takes the pairs of adjacent
+kernels with the largest total saving, each kernel in one pair at most
+(`choose_pairs`). In ResNet-50 those are the bottleneck's 3x3 conv feeding its 1x1
+expansion, and a block's output (`share_output`) feeding the next block's first 1x1 conv.
 """
 
 from __future__ import annotations
@@ -144,14 +148,14 @@ def _kv(split: dict[str, int]) -> str:
     return ",".join(f"{d}={p}" for d, p in split.items())
 
 
-def flagged(problem: Problem, found: list[Mapping], role: str) -> list[tuple[Mapping, tuple]]:
+def flagged(problem: Problem, found: list[Mapping], role: str, stored: bool = False) -> list[tuple[Mapping, tuple]]:
     """(mapping, layout) of the candidates `found` that keep their output in LX (`role`
-    "output": `keeps_output`, with `keep_output` set) or take their input from there
-    ("input": `takes_input`, with `kept_input` set), in their order; `signature` is
-    worked out once per split."""
+    "output": `keeps_output`, with `keep_output` set, or `share_output` when `stored`)
+    or take their input from there ("input": `takes_input`, with `kept_input` set), in
+    their order; `signature` is worked out once per split."""
     from rapid_mlir.cost.schedule import corelet_regions
 
-    test, flag, channels = ((keeps_output, "keep_output", "oc") if role == "output"
+    test, flag, channels = ((keeps_output, "share_output" if stored else "keep_output", "oc") if role == "output"
                             else (takes_input, "kept_input", "ic"))
     memo: dict[str, tuple | None] = {}
     out = []
@@ -186,8 +190,9 @@ class Pair:
 
 
 def pair_mappings(producer: Problem, consumer: Problem, machine, cost, budget: float,
-                  cache: dict | None = None) -> Pair | None:
-    """The best forwarding pair of mappings, or None when no pair fits. Of the layouts
+                  cache: dict | None = None, stored: bool = False) -> Pair | None:
+    """The best forwarding pair of mappings (`stored`: the producer's with `share_output`,
+    its output read by other layers too, else `keep_output`), or None when no pair fits. Of the layouts
     (`signature`) both layers can have, it tries that of the producer's best candidate
     among all of them, then the first `MAX_LAYOUTS` others by the sum of their best lower
     bounds (`dse.lower_bound`): for each, the producer is searched among its candidates
@@ -195,11 +200,12 @@ def pair_mappings(producer: Problem, consumer: Problem, machine, cost, budget: f
     search with `budget`; every space enumerated once), and the pair of the lowest
     summed cost wins (ties: the earlier layout). `cache` (a dict the caller keeps)
     reuses the result of an identical pair of layers."""
-    key = ("forwarding pair", *(_identity(p) for p in (producer, consumer)), machine.fingerprint(), cost, budget)
+    key = ("forwarding pair", *(_identity(p) for p in (producer, consumer)), machine.fingerprint(), cost, budget,
+           stored)
     if cache is not None and key in cache:
         found = cache[key]
         return None if found is None else replace(found, seconds=0.0)
-    found = _pair_search(producer, consumer, machine, cost, budget)
+    found = _pair_search(producer, consumer, machine, cost, budget, stored)
     if cache is not None:
         cache[key] = found
     return found
@@ -209,7 +215,7 @@ def _identity(problem: Problem) -> tuple:
     return problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items()))
 
 
-def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: float) -> Pair | None:
+def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: float, stored: bool) -> Pair | None:
     import time
 
     from rapid_mlir.mapping import dse
@@ -223,7 +229,7 @@ def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: fl
         found, _ = dse.enumerate_space(problem, machine, budget)
         pool: dict[tuple, list[Mapping]] = {}
         best: dict[tuple, float] = {}
-        for m, sig in flagged(problem, found, role):
+        for m, sig in flagged(problem, found, role, stored):
             pool.setdefault(sig, []).append(m)
             bound = dse.lower_bound(problem, m, machine)
             best[sig] = min(bound, best.get(sig, bound))
@@ -251,3 +257,23 @@ def _pair_search(producer: Problem, consumer: Problem, machine, cost, budget: fl
         return None
     _, first, second, pc, cc = best
     return Pair(first.best, pc, second.best, cc, (first, second), len(layouts), time.perf_counter() - start)
+
+
+def choose_pairs(savings: dict[int, float]) -> list[int]:
+    """The pairs to take, given the saving of each candidate pair `i` (kernels i and
+    i + 1): those with the largest total saving such that no kernel is in two pairs
+    (a maximum-weight matching on a path: dynamic programming), in order; ties keep
+    fewer, earlier pairs."""
+    if not savings:
+        return []
+    kernels = max(savings) + 2
+    best = [(0.0, ())] * (kernels + 1)  # best[k]: over the kernels 0..k-1
+    for k in range(2, kernels + 1):
+        skip = best[k - 1]
+        take = best[k - 2]
+        if k - 2 in savings and savings[k - 2] > 0:
+            take = (take[0] + savings[k - 2], take[1] + (k - 2,))
+            best[k] = take if take[0] > skip[0] else skip
+        else:
+            best[k] = skip
+    return list(best[kernels][1])

@@ -23,6 +23,7 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
   (the first of its group), so that its load overlaps this kernel's work.
 - `keep_output` (optional; conv2d): every corelet holds its whole share of the output in
   one LX tile, which stays in LX for the next kernel instead of being stored to DRAM;
+  `share_output`: the same, and stored as well (other layers read it too);
   `kept_input` (optional; a 1x1 conv2d): the input is that tile, found in LX where the
   kernel before kept it, not loaded (`mapping/forwarding.py`).
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from rapid_mlir.mapping.problem import Problem
 
 
-FLAGS = ("double_buffer", "prefetch", "keep_output", "kept_input")
+FLAGS = ("double_buffer", "prefetch", "keep_output", "share_output", "kept_input")
 """The clauses without a list."""
 
 
@@ -61,6 +62,7 @@ class Mapping:
     resident: tuple[str, ...] = ()
     prefetch: bool = False
     keep_output: bool = False
+    share_output: bool = False
     kept_input: bool = False
 
     # -- text ------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class Mapping:
             parts.append("double_buffer")
         if self.resident:
             parts.append(f"resident({','.join(self.resident)})")
-        for flag in ("prefetch", "keep_output", "kept_input"):
+        for flag in FLAGS[1:]:
             if getattr(self, flag):
                 parts.append(flag)
         return " ".join(parts)
@@ -109,7 +111,7 @@ class Mapping:
             else:
                 raise MappingError(f"mapping text: unknown clause '{name}' (expected cores, corelets, "
                                    "rows, cols, simd, order, lx, l0, double_buffer, resident, prefetch, "
-                                   "keep_output or kept_input)")
+                                   "keep_output, share_output or kept_input)")
         return Mapping(**fields)  # type: ignore[arg-type]
 
     # -- JSON ------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ class Mapping:
                "lx": dict(self.lx), "l0": dict(self.l0), "double_buffer": self.double_buffer}
         if self.resident:
             out["resident"] = list(self.resident)
-        for flag in ("prefetch", "keep_output", "kept_input"):
+        for flag in FLAGS[1:]:
             if getattr(self, flag):
                 out[flag] = True
         return out
@@ -200,9 +202,12 @@ class Mapping:
             if op not in names:
                 raise MappingError(f"{where}: resident({op}) names no operand of the layer "
                                    f"(operands: {', '.join(names)})")
-        for flag in ("keep_output", "kept_input"):
+        for flag in ("keep_output", "share_output", "kept_input"):
             if getattr(self, flag) and problem.kind != "conv2d":
                 raise MappingError(f"{where}: {flag} is for conv2d layers, not {problem.kind}")
+        if self.keep_output and self.share_output:
+            raise MappingError(f"{where}: keep_output (not stored) and share_output (stored too) exclude "
+                               "each other")
         for d, parts in self.cores.items():  # a copy layer: every core gets a share of every piece
             if d in problem.grain and problem.grain[d] % parts:
                 raise MappingError(f"{where}: cores({d}={parts}) does not divide the pieces of the tensor along "

@@ -205,11 +205,11 @@ class ConvEmitter(MpeEmitter):
 
 def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSAValue], machine,
                 epilogue: Epilogue, resident: tuple[str, bool] | None = None, plan_only: bool = False,
-                kept: dict[str, str] | None = None):
+                kept: dict[str, tuple[str, bool]] | None = None):
     """The rapid_mem kernel of a convolution on DRAM buffers (input, weight[, bias], output);
     `resident` = (key, loads it) keeps the weight in LX across kernels (`MpePlan.keep_resident`);
-    `kept`: "output" / "input" -> key, kept in LX for the next kernel or by the one before
-    (`MpePlan.keep`)."""
+    `kept`: "output" / "input" -> (key, stored), kept in LX for the next kernel or by the
+    one before (`MpePlan.keep`)."""
     n, _, h, w = op.input.type.get_shape()
     o, ic, kh, kw = op.weight.type.get_shape()
     _, _, oh, ow = op.output.type.get_shape()
@@ -234,8 +234,8 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
         _check_folded(layer, mapping, plan, dims, dw)
     if resident is not None:
         plan.keep_resident("weight", *resident)
-    for operand, key in (kept or {}).items():
-        plan.keep(operand, key)
+    for operand, (key, stored) in (kept or {}).items():
+        plan.keep(operand, key, stored)
     names = ["input", "weight", "bias"][:len(buffers) - 1]
 
     def make(region, block, args):

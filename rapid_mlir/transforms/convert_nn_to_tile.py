@@ -236,45 +236,50 @@ class ConvertNnToTilePass(ModulePass):
     def _forward(self, kernels: list[tuple[KernelOp, P.Problem]], machine, overrides: dict[str, Mapping],
                  chosen: dict[str, Mapping], cache: dict) -> None:
         """Keeps outputs in LX for the next kernel where the model says it pays
-        (`mapping/forwarding.py`): each pair of adjacent kernels whose first's output only
-        the second reads, neither pinned nor in a pair already nor keeping weights, takes
-        the best forwarding pair when its predicted cycles are below the two ordinary
-        mappings'."""
+        (`mapping/forwarding.py`): every pair of adjacent kernels whose second takes the
+        first's output as its input, neither pinned nor keeping weights, gets the best
+        forwarding pair (`share_output` when other layers read the output too); of those
+        predicted to save cycles over the two ordinary mappings, the set with the
+        largest total saving, each kernel in one pair at most, is taken."""
         from dataclasses import replace
 
         from rapid_mlir.mapping import dse
-        from rapid_mlir.mapping.forwarding import can_forward, pair_mappings
+        from rapid_mlir.mapping.forwarding import can_forward, choose_pairs, pair_mappings
 
         cost = dse.default_cost
-        paired: set[int] = set()
+        pairs: dict[int, tuple] = {}
         for i in range(len(kernels) - 1):
             (first, pp), (second, cp) = kernels[i], kernels[i + 1]
             maps = [first.mapping.mapping, second.mapping.mapping]
             value = first.outputs[0] if len(first.outputs) == 1 else None
-            if (i in paired or not can_forward(pp, cp) or pp.layer in overrides or cp.layer in overrides
+            if (not can_forward(pp, cp) or pp.layer in overrides or cp.layer in overrides
                     or any(m.resident or m.prefetch for m in maps) or value is None
-                    or value.uses.get_length() != 1 or second.inputs[0] is not value):
+                    or not second.inputs or second.inputs[0] is not value):
                 continue
             try:
-                pair = pair_mappings(pp, cp, machine, cost, self.budget, cache)
+                pair = pair_mappings(pp, cp, machine, cost, self.budget, cache, stored=value.uses.get_length() > 1)
             except MappingError as e:
                 raise PassFailedException(f"convert-nn-to-tile: {e}") from None
-            ordinary = cost(pp, maps[0], machine) + cost(cp, maps[1], machine)
-            taken = pair is not None and pair.producer_cost + pair.consumer_cost < ordinary
-            if self.search_stats and pair is not None:
+            if pair is not None:
+                ordinary = cost(pp, maps[0], machine) + cost(cp, maps[1], machine)
+                pairs[i] = (ordinary - pair.producer_cost - pair.consumer_cost, pair, ordinary)
+        taken = choose_pairs({i: saving for i, (saving, _, _) in pairs.items()})
+        for i, (saving, pair, ordinary) in pairs.items():
+            (first, pp), (second, cp) = kernels[i], kernels[i + 1]
+            if self.search_stats:
                 ps, cs = pair.searches
                 print(f"convert-nn-to-tile: dse {replace(ps, layer=pp.layer).summary()} (output kept in LX "
                       f"for {cp.layer})", file=sys.stderr)
                 print(f"convert-nn-to-tile: dse {replace(cs, layer=cp.layer).summary()} (input kept in LX "
                       f"by {pp.layer})", file=sys.stderr)
-                print(f"convert-nn-to-tile: dse {pp.layer} -> {cp.layer}: output kept in LX "
+                how = "shared" if pair.producer.share_output else "kept"
+                print(f"convert-nn-to-tile: dse {pp.layer} -> {cp.layer}: output {how} in LX "
                       f"{pair.producer_cost + pair.consumer_cost:.6g} vs stored {ordinary:.6g}: "
-                      f"{'kept' if taken else 'stored'} ({pair.layouts} layouts, {pair.seconds:.2f} s)",
+                      f"{how if i in taken else 'stored'} ({pair.layouts} layouts, {pair.seconds:.2f} s)",
                       file=sys.stderr)
-            if taken:
+            if i in taken:
                 _set_mapping(first, pair.producer, chosen)
                 _set_mapping(second, pair.consumer, chosen)
-                paired |= {i, i + 1}
 
 
 MATRIX_OPS = (nn.Conv2DOp, nn.GemmOp, nn.MatmulOp)

@@ -203,38 +203,42 @@ def _resident(kernel, operands: list[SSAValue], fn: func.FuncOp, seen: set[str])
     return key, load
 
 
-def _kept(kernel, prev, nxt, fn: func.FuncOp) -> dict[str, str] | None:
-    """For `keep_output` / `kept_input` mappings (`mapping/forwarding.py`): operand ->
-    key of the tensor kept in LX between the kernel and the next one ("output") or the
-    one before ("input"), after checking that the two form a pair: the next kernel takes
-    the output, its only use, with a layout equal to the kept one."""
+def _kept(kernel, prev, nxt, fn: func.FuncOp) -> dict[str, tuple[str, bool]] | None:
+    """For `keep_output` / `share_output` / `kept_input` mappings (`mapping/forwarding.py`):
+    operand -> (key, stored) of the tensor kept in LX between the kernel and the next one
+    ("output") or the one before ("input"), after checking that the two form a pair: the
+    next kernel takes the output as its input, with a layout equal to the kept one, and
+    under `keep_output` (not stored) nothing else reads it."""
     from rapid_mlir.mapping.forwarding import check_pair
     from rapid_mlir.mapping.mapping import MappingError
     from rapid_mlir.transforms.convert_nn_to_tile import layer_problem
 
     mapping, layer = kernel.mapping.mapping, kernel.layer.data
-    out: dict[str, str] = {}
-    for flag, other, producer, consumer in (("keep_output", nxt, kernel, nxt), ("kept_input", prev, prev, kernel)):
+    out: dict[str, tuple[str, bool]] = {}
+    produces = "share_output" if mapping.share_output else "keep_output"
+    for flag, other, producer, consumer in ((produces, nxt, kernel, nxt), ("kept_input", prev, prev, kernel)):
         if not getattr(mapping, flag):
             continue
-        if (other is None or not isinstance(other, rapid_tile.KernelOp)
-                or not (producer.mapping.mapping.keep_output and consumer.mapping.mapping.kept_input)):
-            which = "next" if flag == "keep_output" else "previous"
+        keeps = other is not None and (producer.mapping.mapping.keep_output or producer.mapping.mapping.share_output)
+        if other is None or not (keeps and consumer.mapping.mapping.kept_input):
+            which = "previous" if flag == "kept_input" else "next"
             _fail(layer, f"{flag}: the {which} kernel ({other.layer.data if other is not None else 'none'}) "
-                         f"does not {'take the output from' if flag == 'keep_output' else 'keep its output in'} "
-                         f"LX (its mapping has no {'kept_input' if flag == 'keep_output' else 'keep_output'})")
+                         f"does not {'keep its output in' if flag == 'kept_input' else 'take the output from'} "
+                         f"LX (its mapping has no "
+                         f"{'keep_output or share_output' if flag == 'kept_input' else 'kept_input'})")
         value = producer.outputs[0]
-        if not consumer.inputs or consumer.inputs[0] is not value or value.uses.get_length() != 1:
+        stored = producer.mapping.mapping.share_output
+        if not consumer.inputs or consumer.inputs[0] is not value or (not stored and value.uses.get_length() != 1):
             _fail(producer.layer.data, f"keep_output: the output must be used by layer '{consumer.layer.data}' "
-                                       "as its input and by nothing else (not stored to DRAM, it has no other "
-                                       "reader)")
+                                       "as its input and by nothing else (it is not stored to DRAM; "
+                                       "share_output stores it as well)")
         problems = [layer_problem(next(iter(k.body.block.ops)), k.layer.data) for k in (producer, consumer)]
         try:
             check_pair(problems[0], producer.mapping.mapping, problems[1], consumer.mapping.mapping)
         except MappingError as e:
             raise TileLoweringError(str(e)) from None
         key = f"{fn.sym_name.data}/kept/{producer.layer.data}"
-        out["output" if flag == "keep_output" else "input"] = key
+        out["input" if flag == "kept_input" else "output"] = (key, stored)
     return out or None
 
 
@@ -291,7 +295,7 @@ def _prefetch(kernel, lowered: M.KernelOp, nxt, fn: func.FuncOp, block: Block, b
 
 
 def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str, bool] | None = None,
-                  kept: dict[str, str] | None = None) -> M.KernelOp:
+                  kept: dict[str, tuple[str, bool]] | None = None) -> M.KernelOp:
     """The rapid_mem kernel of one rapid_tile kernel on its DRAM buffers (`resident`:
     see `_resident`; `kept`: see `_kept`)."""
     body_ops = list(kernel.body.block.ops)
@@ -312,7 +316,7 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str,
 
 
 def _matrix_kernel(kernel, buffers: list[SSAValue], machine, epilogue, resident: tuple[str, bool] | None = None,
-                   plan_only: bool = False, kept: dict[str, str] | None = None):
+                   plan_only: bool = False, kept: dict[str, tuple[str, bool]] | None = None):
     """The rapid_mem kernel of a conv2d or matrix-product tile kernel (`conv_lowering.py`,
     `mpe_lowering.py`), or with `plan_only` its (plan, make) for `resident_loads`."""
     work = next(iter(kernel.body.block.ops))

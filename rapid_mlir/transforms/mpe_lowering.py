@@ -43,7 +43,8 @@ and every instruction has static sizes:
   prefetches the next run's first step, or nothing at the level's end).
 - **Kept tensors** (`MpePlan.keep`, `mapping/forwarding.py`): a `keep_output` kernel's
   LX output tile (every corelet's whole share) carries a resident key and is not
-  stored; a `kept_input` kernel's input tile carries the same key and is not loaded.
+  stored (`share_output`: stored as well); a `kept_input` kernel's input tile carries
+  the same key and is not loaded.
 - **L0 tiles.** Inside an LX tile, loops over the L0 tiles of the output dims (the last,
   ragged tile peeled); per L0 tile one MPE instruction per reduction step (conv: kernel
   offset x `ic` tile, the shifted GEMMs; matmul: `k` tile), unrolled in the loop body;
@@ -250,6 +251,8 @@ class MpePlan:
         self.kept: dict[str, str] = {}
         """"output" or the MPE's first input -> key: a tensor kept in LX from this kernel
         for the next one, or found there (`keep`)."""
+        self.kept_stored = False
+        """A kept output is stored to DRAM as well (other layers read it)."""
         self._check_order()
         self.regions = self._regions()
         self.cores = max(r.cores[1] for r in self.regions) + 1
@@ -271,11 +274,12 @@ class MpePlan:
         self.resident[operand] = (key, load)
         return self
 
-    def keep(self, operand: str, key: str) -> MpePlan:
-        """Keeps the output (`operand` "output": every corelet's whole share, not stored)
-        in LX under `key` for the next kernel, or finds the input operand there
-        (`mapping/forwarding.py`); one buffer per corelet, at one offset on every core."""
+    def keep(self, operand: str, key: str, stored: bool = False) -> MpePlan:
+        """Keeps the output (`operand` "output": every corelet's whole share; not stored
+        unless `stored`) in LX under `key` for the next kernel, or finds the input operand
+        there (`mapping/forwarding.py`); one buffer per corelet, at one offset on every core."""
         self.kept[operand] = key
+        self.kept_stored = self.kept_stored or (operand == "output" and stored)
         return self
 
     def _split(self, split: dict[str, int], clause: str) -> tuple[str | None, int]:
@@ -787,7 +791,7 @@ class MpeEmitter:
         st["acc"] = self._epilogue(block, dst, src, bias, after)
         if self.pingpong:
             st[f"acc{self.acc_slot}"] = st["acc"]
-        if "output" in self.p.kept:  # it stays in LX for the next kernel
+        if "output" in self.p.kept and not self.p.kept_stored:  # it stays in LX for the next kernel
             return st
         out_dst, out_src = self.store_access()
         st["out"] = self._dma(block, self.output, out_dst, self.lx_out, out_src, [st["acc"]],

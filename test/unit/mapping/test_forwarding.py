@@ -18,6 +18,7 @@ from rapid_mlir.mapping.forwarding import (
     can_consume,
     can_forward,
     check_pair,
+    choose_pairs,
     flagged,
     keeps_output,
     pair_mappings,
@@ -37,15 +38,17 @@ TAKE = ("cores(oh=2) corelets(ow=2) rows(oh,ow) cols(oc) simd(ic) order(n,g,oh,o
 
 
 def test_the_clauses_round_trip_through_text_and_json():
-    for text in (KEEP, TAKE):
+    for text in (KEEP, TAKE, KEEP.replace("keep_output", "share_output")):
         m = Mapping.from_text(text)
-        assert m.keep_output or m.kept_input
+        assert m.keep_output or m.share_output or m.kept_input
         assert Mapping.from_text(m.to_text()) == m == Mapping.from_dict(json.loads(m.to_json()))
     plain = Mapping.from_text(KEEP.replace(" keep_output", ""))
     assert "keep_output" not in plain.to_dict() and not plain.keep_output
     matmul = P.matmul("mm", 1, 4, 4, 4)
     with pytest.raises(MappingError, match="layer 'mm': keep_output is for conv2d layers, not matmul"):
         Mapping.from_text("rows(m) cols(n) simd(k) order(b,m,n,k) keep_output").validate(matmul)
+    with pytest.raises(MappingError, match="keep_output \\(not stored\\) and share_output \\(stored too\\) exclude"):
+        Mapping.from_text(KEEP + " share_output").validate(PRODUCER)
 
 
 def test_only_a_1x1_conv_reading_the_whole_output_can_take_it():
@@ -85,6 +88,8 @@ def test_the_cost_model_leaves_out_the_kept_store_and_load():
     kept = predict(PRODUCER, keep, MACHINE)
     assert stored.lx_to_dram_bytes == O1 * H * H * 2 and kept.lx_to_dram_bytes == 0
     assert kept.dram_to_lx_bytes == stored.dram_to_lx_bytes and kept.cycles < stored.cycles
+    shared = predict(PRODUCER, dataclasses.replace(keep, keep_output=False, share_output=True), MACHINE)
+    assert shared == stored  # kept and stored: the store stays
     loaded = predict(CONSUMER, dataclasses.replace(take, kept_input=False), MACHINE)
     taken = predict(CONSUMER, take, MACHINE)
     assert loaded.dram_to_lx_bytes - taken.dram_to_lx_bytes == O1 * H * H * 2  # the input, once per corelet
@@ -171,20 +176,46 @@ def test_dse_keeps_the_output_in_lx_and_it_runs_right_and_faster(tmp_path, capsy
     assert abs(predicted - cycles["kept"]) < 0.03 * cycles["kept"]
 
 
-def test_an_output_another_op_reads_is_stored_and_cannot_be_pinned_kept(tmp_path, capsys):
+def test_an_output_another_op_reads_is_shared_and_cannot_be_pinned_kept(tmp_path, capsys):
+    """conv2's output is also a result: dse keeps it in LX for conv3 and stores it too
+    (`share_output`); `keep_output` (not stored) is refused."""
+    from rapid_mlir.ir_io import read_module
+    from rapid_mlir.pipeline import compile_module
+    from rapid_mlir.reference.interpreter import run
+    from rapid_mlir.reference.signature import find_entry, random_inputs, signature as entry_signature
+    from rapid_mlir.runtime import load
+    from rapid_mlir.weights import WeightStore
+
     src = _pair_module(tmp_path, returned=True)
     dump = tmp_path / "maps.json"
-    assert _rapidc(src, "--emit", "tile", "-o", tmp_path / "t.mlir", "--dump-mappings", dump) == 0
+    assert _rapidc(src, "--emit", "tile", "-o", tmp_path / "t.mlir", "--dump-mappings", dump, "--search-stats") == 0
+    assert "conv2 -> conv3: output shared in LX" in capsys.readouterr().err
     maps = json.loads(dump.read_text())
-    assert not maps["conv2"].get("keep_output") and not maps["conv3"].get("kept_input")
+    assert maps["conv2"].get("share_output") and maps["conv3"].get("kept_input")
+    assert not maps["conv2"].get("keep_output")
+    inputs = random_inputs(entry_signature(find_entry(read_module(str(src)))), 5)
+    expected = run(read_module(str(src)), inputs, WeightStore.load(tmp_path / "w.npz"))
+    program = compile_module(read_module(str(src)), "rapid-4c", str(dump), str(tmp_path / "w.npz"), strategy="fixed")
+    result = load(program).run(inputs, check_races=True)
+    for name in ("y", "a"):
+        np.testing.assert_allclose(result.outputs[name], expected[name], rtol=0,
+                                   atol=0.01 * float(np.abs(expected[name]).max()))
     pin = tmp_path / "pin.json"
     pin.write_text(json.dumps({"conv2": Mapping.from_text(KEEP).to_dict(), "conv3": Mapping.from_text(TAKE).to_dict()}))
     capsys.readouterr()
     assert _rapidc(src, "--emit", "mem", "-o", tmp_path / "m.mlir", "--pin", pin) != 0
     err = capsys.readouterr().err
     assert ("layer 'conv2': keep_output: the output must be used by layer 'conv3' as its input and by nothing "
-            "else") in err and "Traceback" not in err
+            "else (it is not stored to DRAM; share_output stores it as well)") in err and "Traceback" not in err
     assert not (tmp_path / "m.mlir").exists()
+
+
+def test_the_pairs_taken_save_the_most_with_each_kernel_in_one():
+    assert choose_pairs({}) == [] and choose_pairs({3: 1.0}) == [3]
+    assert choose_pairs({0: 5.0, 1: 13.0, 2: 5.0}) == [1]  # a kernel in one pair at most
+    assert choose_pairs({0: 5.0, 1: 3.0, 2: 5.0}) == [0, 2]
+    assert choose_pairs({0: 1.0, 1: -2.0}) == [0]  # a loss is never taken
+    assert choose_pairs({0: 5.0, 1: 10.0, 2: 5.0}) == [1]  # a tie: fewer pairs
 
 
 def test_an_oc_split_output_feeds_an_ic_split_ring_consumer(tmp_path):
