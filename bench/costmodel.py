@@ -35,7 +35,8 @@ def zoo_layers(names, size: str, machine: str):
     from rapid_mlir.frontend.onnx import import_onnx
     from rapid_mlir.models import zoo
     from rapid_mlir.pipeline import nn_stage
-    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem
+    from rapid_mlir.mapping.problem import with_residual
+    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, fused_residual, layer_names, layer_problem
 
     out = {}
     for name in names:
@@ -51,13 +52,27 @@ def zoo_layers(names, size: str, machine: str):
                 problem = layer_problem(op, f"{name}/{layer}")
                 if problem is None or problem.kind not in ("conv2d", "matmul"):
                     continue
+                act = _act(op)
+                fused = fused_residual(op)
+                if fused is not None:  # dse runs the residual add (and a relu after it) in the epilogue
+                    problem, act = with_residual(problem), _act_after(fused[0])
                 if problem.kind == "matmul" and problem.dims["b"] != 1:
                     continue
-                spec = LayerSpec(problem, getattr(op, "bias", None) is not None, _act(op))
+                spec = LayerSpec(problem, getattr(op, "bias", None) is not None, act)
                 key = (problem.kind, tuple(problem.dims.items()), tuple(sorted(problem.params.items())),
                        spec.bias, spec.act)
                 out.setdefault(key, spec)
     return out
+
+
+def _act_after(add) -> str:
+    """The activation of a residual add's sum: its only user when a relu or clip."""
+    from rapid_mlir.dialects import nn
+
+    users = [u.operation for u in add.results[0].uses]
+    if len(users) == 1 and isinstance(users[0], nn.ReluOp):
+        return "relu"
+    return "clip" if len(users) == 1 and isinstance(users[0], nn.ClipOp) else "none"
 
 
 def _act(op) -> str:

@@ -25,7 +25,8 @@ LAYER = "layer"
 @dataclass(frozen=True)
 class LayerSpec:
     """A conv2d or matmul layer as the bench rebuilds it: its problem, whether it adds a
-    bias and its fused activation ("none", "relu" or "clip")."""
+    bias and its fused activation ("none", "relu" or "clip"; after the residual add of a
+    conv2d problem with one, `params["residual"]`, which the dse strategy fuses)."""
 
     problem: Problem
     bias: bool = True
@@ -47,9 +48,18 @@ def layer_module(spec: LayerSpec, seed: int = 0):
         w = g.constant("w", rng.standard_normal((d["g"] * d["oc"], d["ic"], d["kh"], d["kw"]))
                        / np.sqrt(fan_in))
         b = g.constant("b", rng.standard_normal(d["g"] * d["oc"]) * 0.1) if spec.bias else None
+        residual = bool(q.get("residual"))
         y = g.add(nn.Conv2DOp(x, w, b, strides=(q["stride_h"], q["stride_w"]),
                               pads=(q["pad_t"], q["pad_l"], q["pad_b"], q["pad_r"]),
-                              dilations=(q["dil_h"], q["dil_w"]), groups=d["g"], **act), name=LAYER)
+                              dilations=(q["dil_h"], q["dil_w"]), groups=d["g"],
+                              **({} if residual else act)), name=LAYER)
+        if residual:  # a residual add (an input of the output's shape), then the activation
+            r = g.input("r", [d["n"], d["g"] * d["oc"], d["oh"], d["ow"]])
+            y = g.add(nn.AddOp(y, r))
+            if spec.act == "relu":
+                y = g.add(nn.ReluOp(y))
+            elif spec.act == "clip":
+                y = g.add(nn.ClipOp(y, 0.0, 6.0))
     elif p.kind == "matmul":
         d = p.dims
         if d["b"] != 1:

@@ -88,9 +88,19 @@ CONV = Layout(("oh", "ow", "oc"), "ic",
 MATMUL = Layout(("m", "n"), "k", {"a": ("b", "m", "k"), "b": ("b", "k", "n"), "bias": ("n",)}, {})
 
 
+CONV_RESIDUAL = Layout(CONV.l0_dims, CONV.reduction,
+                       {**CONV.operands, "residual": ("n", "g", "oc", "oh", "ow")}, CONV.window)
+"""A conv2d with a fused residual add: the residual tile is loaded like the bias, for the SFU."""
+
+SFU_OPERANDS = ("bias", "residual")
+"""Operands the epilogue (the SFU) reads, not the MPE."""
+
+
 def layout(problem: Problem) -> Layout:
     """The lowering's view of a conv2d or matmul problem."""
-    return CONV if problem.kind == "conv2d" else MATMUL
+    if problem.kind == "conv2d":
+        return CONV_RESIDUAL if problem.params.get("residual") else CONV
+    return MATMUL
 
 
 def shares(extent: int, parts: int) -> list[tuple[int, int]]:
@@ -157,7 +167,10 @@ class _Builder:
         self.lay = layout(problem)
         self.origin, self.sizes = origin, sizes
         self.load_q, self.store_q = queues
-        self.sfu_ops = 1 + (1 if bias and act else 0)
+        # bias add or copy, then the residual add, then the activation (in place); without
+        # either, the activation is applied as ACC is copied out
+        residual = bool(problem.params.get("residual"))
+        self.sfu_ops = 1 + (1 if residual else 0) + (1 if act and (bias or residual) else 0)
         self.lx = {d: min(mapping.lx.get(d, 1), max(sizes[d], 1)) for d in problem.dims}
         self.l0 = {d: mapping.l0.get(d, 1) for d in problem.dims}
         order = mapping.order if sorted(mapping.order) == sorted(problem.dims) else tuple(problem.dims)
@@ -206,7 +219,7 @@ class _Builder:
         slot = index % self.slots[op]
         lat = self.mc.dram_latency_cycles
         i = self.add(Op(self.load_q, LOAD, lat, self.load_bytes(op), [self.free[(op, slot)]]))
-        (self.pending_sfu if op == "bias" else self.pending_mpe).append(i)
+        (self.pending_sfu if op in SFU_OPERANDS else self.pending_mpe).append(i)
         return i
 
     def _group_loads(self, dim: str, loads: list[str], group, ntiles: int) -> list[list[tuple[str, int]]]:
@@ -223,7 +236,7 @@ class _Builder:
                 continue
             loaded.append([(op, self.load(op, index)) for op in loads])
             for op, j in loaded[-1]:
-                (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+                (self.pending_sfu if op in SFU_OPERANDS else self.pending_mpe).remove(j)
         if (self.rotate is not None and self.next_step is not None and dim in self.p.reduction
                 and group[-1][0] == ntiles - 1):
             outer = self.levels[self.rotate]
@@ -231,7 +244,7 @@ class _Builder:
             self.at[outer], self.at[dim] = self.next_step, (self.origin[dim], min(self.lx[dim], self.sizes[dim]))
             self.prefetched = [(op, self.load(op, 0)) for op in loads]
             for op, j in self.prefetched:
-                (self.pending_sfu if op == "bias" else self.pending_mpe).remove(j)
+                (self.pending_sfu if op in SFU_OPERANDS else self.pending_mpe).remove(j)
             self.at[outer], self.at[dim] = here, (group[-1][1], group[-1][2])
         return loaded
 
@@ -283,12 +296,12 @@ class _Builder:
                     if i == self.rotate:
                         self.next_step = steps[index + 1][1:] if index + 1 < len(steps) else None
                     for op, j in ld:
-                        (self.pending_sfu if op == "bias" else self.pending_mpe).append(j)
+                        (self.pending_sfu if op in SFU_OPERANDS else self.pending_mpe).append(j)
                     if dim in self.p.reduction:
                         self.red_first, self.red_last = index == 0, index == ntiles - 1
                     self.level(i + 1)
                     for op, _ in ld:
-                        self.free[(op, index % self.slots[op])] = self.last_sfu if op == "bias" else self.last_mpe
+                        self.free[(op, index % self.slots[op])] = self.last_sfu if op in SFU_OPERANDS else self.last_mpe
 
     def lx_tile(self) -> None:
         if self.multi and self.red_first:
@@ -399,12 +412,12 @@ class FastBuilder(_Builder):
                 if i == self.rotate:
                     self.next_step = groups[index + 1][0][1:] if index + 1 < len(groups) else None
                 for op, j in ld:
-                    (self.pending_sfu if op == "bias" else self.pending_mpe).append(j)
+                    (self.pending_sfu if op in SFU_OPERANDS else self.pending_mpe).append(j)
                 if is_red:
                     self.red_first, self.red_last = index == 0, index == ntiles - 1
                 self.level(i + 1)
                 for op, _ in ld:
-                    free[(op, index % slots[op])] = self.last_sfu if op == "bias" else self.last_mpe
+                    free[(op, index % slots[op])] = self.last_sfu if op in SFU_OPERANDS else self.last_mpe
 
     def lx_tile(self) -> None:
         if self.multi and self.red_first:

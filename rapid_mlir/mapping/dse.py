@@ -362,7 +362,7 @@ def compulsory_bytes(problem: Problem, resident: tuple[str, ...] = ()) -> int:
         q = problem.params
         elements = (d["n"] * d["g"] * d["ic"] * q["in_h"] * q["in_w"]
                     + d["g"] * d["oc"] * d["ic"] * d["kh"] * d["kw"]
-                    + d["n"] * d["g"] * d["oc"] * d["oh"] * d["ow"])
+                    + d["n"] * d["g"] * d["oc"] * d["oh"] * d["ow"] * (2 if q.get("residual") else 1))
     else:
         elements = d["b"] * (d["m"] * d["k"] + d["k"] * d["n"] + d["m"] * d["n"])
     for op in problem.operands:

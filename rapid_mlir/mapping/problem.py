@@ -83,8 +83,11 @@ class Problem:
         return total
 
 
-def conv2d(layer: str, input_shape, weight_shape, strides, pads, dilations, groups) -> Problem:
-    """The loop nest of an NCHW conv2d with OIHW weights."""
+def conv2d(layer: str, input_shape, weight_shape, strides, pads, dilations, groups,
+           residual: bool = False) -> Problem:
+    """The loop nest of an NCHW conv2d with OIHW weights; with `residual`, a tensor of the
+    output's shape is added to it in the epilogue (a fused residual add: an operand
+    `residual`, and `params["residual"] = 1`)."""
     n, c, h, w = input_shape
     o, ci, kh, kw = weight_shape
     from rapid_mlir.dialects.nn_shapes import conv_out_size
@@ -100,7 +103,19 @@ def conv2d(layer: str, input_shape, weight_shape, strides, pads, dilations, grou
     params = {"stride_h": strides[0], "stride_w": strides[1], "dil_h": dilations[0],
               "dil_w": dilations[1], "pad_t": pads[0], "pad_l": pads[1], "pad_b": pads[2],
               "pad_r": pads[3], "in_h": h, "in_w": w}
+    if residual:
+        operands += (Operand("residual", ("n", "g", "oc", "oh", "ow")),)
+        params["residual"] = 1
     return Problem(layer, "conv2d", dims, operands, ("ic", "kh", "kw"), params)
+
+
+def with_residual(problem: Problem) -> Problem:
+    """A conv2d problem with a fused residual add (`conv2d(residual=True)`)."""
+    if problem.params.get("residual"):
+        return problem
+    return Problem(problem.layer, problem.kind, dict(problem.dims),
+                   problem.operands + (Operand("residual", ("n", "g", "oc", "oh", "ow")),),
+                   problem.reduction, {**problem.params, "residual": 1}, dict(problem.grain))
 
 
 def matmul(layer: str, batch: int, m: int, n: int, k: int) -> Problem:

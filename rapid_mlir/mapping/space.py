@@ -6,8 +6,8 @@
 
 1. **Work division** (`split_options`): one dim over the cores and one over a core's
    corelets (the lowering splits one dim per level), or none. conv2d: cores over `oc, g,
-   oh, ow, n` and `ic` (the ring reduction, batch 1 and one group only), corelets over
-   `oh, oc, ow, n, g`; matmul: cores over `n, m, k` (`k`: the ring reduction), corelets
+   oh, ow, n` and `ic` (the ring reduction: batch 1, one group and no fused residual add
+   only), corelets over `oh, oc, ow, n, g`; matmul: cores over `n, m, k` (`k`: the ring reduction), corelets
    over `m, n`. Per dim, two part counts at most: as many workers as the extent allows
    (`ceil(E / ceil(E / W))` non-empty parts) and the largest divisor of E up to W (an
    even split, no code of its own for the last core). Corelets: at most
@@ -140,7 +140,10 @@ def space_size(problem: Problem, machine: Machine) -> int:
 def split_options(problem: Problem, machine: Machine) -> list[tuple[dict[str, int], dict[str, int]]]:
     """(cores, corelets) pairs: one dim or none per level (module docstring)."""
     dims = problem.dims
-    ring_ok = problem.kind == "matmul" or (dims["n"] == 1 and dims["g"] == 1)
+    # the ring reduction: batch 1 and one group, and no fused residual add (the owners of
+    # the combined blocks would have to add it)
+    ring_ok = problem.kind == "matmul" or (dims["n"] == 1 and dims["g"] == 1
+                                           and not problem.params.get("residual"))
     core_dims = tuple(d for d in CORE_DIMS[problem.kind]
                       if d not in problem.reduction or ring_ok)
     out = []

@@ -92,6 +92,8 @@ class ConvEmitter(MpeEmitter):
 
     def lx_shape(self, op: str) -> tuple[int, ...]:
         t = self.tile
+        if op == "residual":  # the output's layout
+            return self.out_tile()
         if self.folded:
             return {"input": (self.rows, self.cols, t["ic"]), "weight": (t["oc"], self.KH, self.KW, t["ic"]),
                     "bias": (t["oc"],)}[op]
@@ -100,6 +102,13 @@ class ConvEmitter(MpeEmitter):
 
     def load(self, op: str):
         at = self.at
+        if op == "residual":  # the LX output tile's part of the tensor added in the epilogue
+            oc, oh, ow = at["oc"], at["oh"], at["ow"]
+            ohw, th, tw = self.OH * self.OW, self.tile["oh"], self.tile["ow"]
+            channel = at["n"].start * self.O + at["g"].start * self.OCG + oc.start
+            src = access(((oc.size, ohw), (oh.size, self.OW), (ow.size, 1)), channel * ohw + oh.start * self.OW
+                         + ow.start)
+            return src, access(((oc.size, th * tw), (oh.size, tw), (ow.size, 1)))
         if self.folded and op != "bias":
             return self._load_folded(op)
         if op == "input":
@@ -227,6 +236,8 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
             fail(layer, f"lx({dim}={mapping.lx.get(dim, 1)}): LX tiles of more than one {dim} are not "
                         "lowered yet")
     operands = {"input": ("n", "g", "ic", "oh", "ow"), "weight": ("g", "oc", "ic"), "bias": ("g", "oc")}
+    if epilogue.residual:
+        operands["residual"] = ("n", "g", "oc", "oh", "ow")
     windows = {"oh": Window(h, sh, dh, kh, pt), "ow": Window(w, sw, dw, kw, pl)}
     plan = MpePlan(layer, mapping, dims, ("ic", "kh", "kw"), operands, windows, machine,
                    ("oh", "ow"), ("oc",), [("ic",), ("kw", "ic")], ring=("ic",))
@@ -236,7 +247,8 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
         plan.keep_resident("weight", *resident)
     for operand, (key, stored) in (kept or {}).items():
         plan.keep(operand, key, stored)
-    names = ["input", "weight", "bias"][:len(buffers) - 1]
+    names = ["input", "weight"] + (["bias"] if op.bias is not None else []) \
+        + (["residual"] if epilogue.residual else [])
 
     def make(region, block, args):
         return ConvEmitter(plan, region, dict(zip(names, args)), args[-1], block, epilogue, op=op)
@@ -245,6 +257,9 @@ def conv_kernel(layer: str, mapping: Mapping, op: nn.Conv2DOp, buffers: list[SSA
         return plan, make
     if plan.core_dim != "ic" or plan.cores == 1:
         return build_kernel(plan, make, buffers)
+    if epilogue.residual:
+        fail(layer, f"cores(ic={plan.core_parts}) with a fused residual add: the ring reduction's owners "
+                    "do not add it (not lowered)")
     for dim, what in (("n", "a batch"), ("g", "groups")):
         if dims[dim] > 1:
             fail(layer, f"cores(ic={plan.core_parts}) with {what} of {dims[dim]}: the ring reduction of a "

@@ -20,7 +20,10 @@ bytes needed and the bytes available.
 Strategies (docs/lowering.md, "Mapping strategies"): `fixed` (`mapping/fixed.py`, the
 baseline) and `dse` (`mapping/dse.py`: a branch-and-bound search of each conv2d and
 matmul layer's mapping space with the cost model, `budget` seconds per layer, counted
-deterministically; vector and copy layers keep the fixed mapping). `search-stats=true`
+deterministically; vector and copy layers keep the fixed mapping). `dse` also makes the
+cross-layer decisions: weights kept in LX (`mapping/residency.py`), outputs kept in LX
+for the next conv (`mapping/forwarding.py`), and residual adds run in the epilogue of
+the conv they follow (`fused_residual`). `search-stats=true`
 prints one line of search statistics per searched layer to stderr; `dump-mappings=FILE`
 writes every layer's mapping (pinned or chosen) as a mapping file, which `mapping-file`
 reads back.
@@ -199,6 +202,11 @@ class ConvertNnToTilePass(ModulePass):
             problem = layer_problem(nn_op, names.get(nn_op, ""))
             if problem is None:
                 continue
+            residual = fused_residual(nn_op) if self.strategy == "dse" else None
+            if residual is not None and _fits(P.with_residual(problem), overrides.get(problem.layer), machine):
+                problem = P.with_residual(problem)
+            else:
+                residual = None
             stats: list = []
             try:
                 mapping = choose_mapping(problem, machine, self.strategy, overrides, self.budget,
@@ -228,7 +236,11 @@ class ConvertNnToTilePass(ModulePass):
                     print(f"convert-nn-to-tile: dse {result.summary()}", file=sys.stderr)
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
-            kernels.append((_wrap(nn_op, problem.layer, mapping, fuse), problem))
+            if residual is not None:
+                kernel = _wrap_residual(nn_op, *residual, problem.layer, mapping)
+            else:
+                kernel = _wrap(nn_op, problem.layer, mapping, fuse)
+            kernels.append((kernel, problem))
         if self.strategy == "dse":
             self._forward(kernels, machine, overrides, chosen, cache)
         check_residency(kernels, machine, overrides, chosen)
@@ -415,6 +427,78 @@ def _wrap(nn_op: Operation, layer: str, mapping: Mapping, fuse: bool = True) -> 
     if epilogue is not None:
         epilogue.detach()
         block.add_op(epilogue)
+    block.add_op(YieldOp(*final.results))
+    return kernel
+
+
+def fused_residual(nn_op: Operation) -> tuple[nn.AddOp, SSAValue] | None:
+    """(the add, the other addend) when a conv2d's result only feeds an `nn.add` of a
+    tensor of its shape computed before the conv (a residual connection) and the conv
+    clamps nothing itself: the dse strategy runs the add (and a relu or clip after it)
+    in the conv's epilogue, the addend loaded per output tile, instead of as a kernel of
+    its own that reads both tensors back from DRAM."""
+    if not isinstance(nn_op, nn.Conv2DOp) or HOST_ATTR in nn_op.attributes or nn_op.act_bounds() != (None, None):
+        return None
+    result = nn_op.results[0]
+    if result.uses.get_length() != 1:
+        return None
+    add = next(iter(result.uses)).operation
+    if not isinstance(add, nn.AddOp) or HOST_ATTR in add.attributes or add.parent_block() is not nn_op.parent_block():
+        return None
+    other = add.rhs if add.lhs is result else add.lhs
+    if other is result or other.type != result.type:
+        return None
+    owner = other.owner
+    if isinstance(owner, Operation) and owner.parent_block() is nn_op.parent_block() \
+            and not owner.is_before_in_block(nn_op):
+        return None  # computed after the conv: the kernel (placed at the conv) cannot read it
+    return add, other
+
+
+def _fits(problem: P.Problem, mapping: Mapping | None, machine) -> bool:
+    """Whether a pinned `mapping` (None: not pinned) suits `problem` (a conv with a fused
+    residual add): a conv pinned to a mapping whose residual tile does not fit, or to a
+    ring reduction, runs without the fusion."""
+    from rapid_mlir.mapping.footprint import check_fits
+
+    if mapping is None:
+        return True
+    if any(mapping.cores.get(d, 1) > 1 for d in problem.reduction):
+        return False  # a ring reduction: its owners would have to add the residual
+    try:
+        mapping.validate(problem)
+        check_fits(problem, mapping, machine)
+    except MappingError:
+        return False
+    return True
+
+
+def _wrap_residual(conv: nn.Conv2DOp, add: nn.AddOp, other: SSAValue, layer: str, mapping: Mapping) -> KernelOp:
+    """A kernel of `conv`, `add(conv, other)` (the residual addend its last operand) and a
+    relu or clip of the sum when that is the sum's only user (`fused_residual`)."""
+    act = None
+    sum_ = add.results[0]
+    if sum_.uses.get_length() == 1:
+        user = next(iter(sum_.uses)).operation
+        if isinstance(user, nn.ReluOp | nn.ClipOp) and HOST_ATTR not in user.attributes \
+                and user.parent_block() is add.parent_block():
+            act = user
+    final = act if act is not None else add
+    operands = [*conv.operands, other]
+    region, block = new_body([v.type for v in operands])
+    kernel = KernelOp(layer, mapping, operands, region, [final.results[0].type])
+    Rewriter.insert_op(kernel, _before(conv))
+    final.results[0].replace_all_uses_with(kernel.outputs[0])
+    conv.detach()
+    conv.operands = list(block.args[:-1])
+    conv.attributes[LAYER_ATTR] = StringAttr(layer)
+    block.add_op(conv)
+    add.detach()
+    add.operands = [conv.results[0], block.args[-1]]
+    block.add_op(add)
+    if act is not None:
+        act.detach()
+        block.add_op(act)
     block.add_op(YieldOp(*final.results))
     return kernel
 

@@ -44,7 +44,7 @@ from xdsl.dialects.builtin import (
     f16,
     i64,
 )
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import Block, BlockArgument, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
@@ -338,12 +338,18 @@ def _matrix_kernel(kernel, buffers: list[SSAValue], machine, epilogue, resident:
 def _epilogue(work, fused: list, layer: str):
     """The MPE epilogue of a matrix layer: the clamp of its own `act_min` / `act_max`
     intersected with that of the relu or clip fused after it (`fused`: the kernel body
-    between the layer and the yield)."""
+    between the layer and the yield), after a fused residual add (a conv2d's result plus
+    the kernel's last operand, `convert-nn-to-tile`'s `fused_residual`)."""
     from rapid_mlir.transforms.mpe_lowering import Epilogue
 
     lo, hi = work.act_bounds() if isinstance(work, nn.Conv2DOp | nn.GemmOp) else (None, None)
+    result, residual = work.results[0], False
+    if (fused and isinstance(work, nn.Conv2DOp) and isinstance(fused[0], nn.AddOp) and lo is None and hi is None
+            and fused[0].lhs is result and isinstance(fused[0].rhs, BlockArgument)
+            and fused[0].rhs.index == len(fused[0].rhs.block.args) - 1):
+        result, residual, fused = fused[0].results[0], True, fused[1:]
     if len(fused) > 1 or (fused and not (isinstance(fused[0], nn.ReluOp | nn.ClipOp)
-                                         and fused[0].input is work.results[0])):
+                                         and fused[0].input is result)):
         _fail(layer, f"a kernel of {', '.join(o.name for o in [work, *fused])} is not lowered yet")
     if fused:
         act = fused[0]
@@ -355,7 +361,7 @@ def _epilogue(work, fused: list, layer: str):
         if lo is not None and hi is not None and lo > hi:
             # clip(clip(x, a, b), c, d) with disjoint ranges is constant: the outer bound wins
             lo = hi = flo if flo is not None and flo > hi else fhi
-    return Epilogue.clamp(lo, hi)
+    return Epilogue.clamp(lo, hi, residual)
 
 
 def _name(attrs, index: int, default: str) -> str:

@@ -99,20 +99,22 @@ def fail(layer: str, msg: str):
 @dataclass(frozen=True)
 class Epilogue:
     """The activation the SFU applies to a finished output tile as it leaves ACC (after the
-    bias): none (`copy`), `relu`, or `clip` to the immediates `imms` = (lo, hi)."""
+    bias, and after the `residual` tensor is added when the kernel fuses a residual add):
+    none (`copy`), `relu`, or `clip` to the immediates `imms` = (lo, hi)."""
 
     kind: str = "copy"
     imms: tuple[float, ...] = ()
+    residual: bool = False
 
     @staticmethod
-    def clamp(lo: float | None, hi: float | None) -> Epilogue:
+    def clamp(lo: float | None, hi: float | None, residual: bool = False) -> Epilogue:
         """The epilogue clamping to [lo, hi] (None: unbounded): `sfu.relu` for [0, inf),
         else `sfu.clip` (an absent bound is the largest finite fp32 value)."""
         if lo is None and hi is None:
-            return Epilogue()
+            return Epilogue(residual=residual)
         if lo == 0.0 and hi is None:
-            return Epilogue("relu")
-        return Epilogue("clip", (-F32_MAX if lo is None else lo, F32_MAX if hi is None else hi))
+            return Epilogue("relu", residual=residual)
+        return Epilogue("clip", (-F32_MAX if lo is None else lo, F32_MAX if hi is None else hi), residual)
 
     @property
     def activates(self) -> bool:
@@ -400,7 +402,8 @@ class MpeEmitter:
     """Builds one region's code (see the module docstring). Subclasses give the layer's
     operands, layouts and accesses:
 
-    - `MPE_A`, `MPE_B`: the operands the MPE reads; `BIAS`: the bias operand's name;
+    - `MPE_A`, `MPE_B`: the operands the MPE reads; `BIAS`: the bias operand's name,
+      `RESIDUAL` the fused residual add's (its LX tile has the output tile's layout);
       `L0_DIMS`: the output dims tiled by L0 loops, outermost first;
     - `lx_shape(op)`: an operand's LX buffer for the full tiles `self.tile`;
     - `load(op)`: (DRAM source access, LX destination access) at the positions `self.at`;
@@ -415,6 +418,9 @@ class MpeEmitter:
     MPE_A = "a"
     MPE_B = "b"
     BIAS = "bias"
+    RESIDUAL = "residual"
+    SFU_INPUTS = (BIAS, RESIDUAL)
+    """The operands the epilogue reads (the SFU), not the MPE."""
     L0_DIMS: tuple[str, ...] = ()
 
     def __init__(self, plan: MpePlan, region: RegionPlan, dram: dict[str, SSAValue], output: SSAValue,
@@ -543,7 +549,7 @@ class MpeEmitter:
                 continue
             token = self._dma(self.block, self.lx[op][0], *self._load_pair(op), [])
             self.cur[op] = (0, token)
-            (self.pending_sfu if op == self.BIAS else self.pending_mpe).append(token)
+            (self.pending_sfu if op in self.SFU_INPUTS else self.pending_mpe).append(token)
         self._level(self.block, 0, st)
 
     def _kept(self) -> None:
@@ -687,10 +693,10 @@ class MpeEmitter:
                 self.red_first, self.red_last = run.key
             for op, token in loaded.items():
                 self.cur[op] = (index % self.slots[op], token)
-                (self.pending_sfu if op == self.BIAS else self.pending_mpe).append(token)
+                (self.pending_sfu if op in self.SFU_INPUTS else self.pending_mpe).append(token)
             st = self._level(block, i + 1, st)
             for op in loads:
-                st[f"{op}{index % self.slots[op]}"] = st["acc" if op == self.BIAS else "mpe"]
+                st[f"{op}{index % self.slots[op]}"] = st["acc" if op in self.SFU_INPUTS else "mpe"]
         return st
 
     def _load_pair(self, op: str):
@@ -800,11 +806,20 @@ class MpeEmitter:
 
     def _epilogue(self, block: Block, dst, src, bias, after) -> SSAValue:
         """ACC -> LX output tile: a copy or the fused activation (relu, clip), or the bias
-        added (broadcast by `bias`'s zero strides) and then the activation in place."""
-        if self.BIAS not in self.cur:
+        added (broadcast by `bias`'s zero strides), then with a fused residual add the
+        residual tile added (it has the output tile's layout: `dst`), and then the
+        activation in place."""
+        residual = self.RESIDUAL in self.cur
+        if self.BIAS not in self.cur and not residual:
             return self.epilogue.emit(block, [self.lx_out, self.acc], [dst, src], after)
-        lx_bias = self.lx[self.BIAS][self.cur[self.BIAS][0]]
-        token = self._sfu(block, "add", [self.lx_out, self.acc, lx_bias], [dst, src, bias], after)
+        if self.BIAS in self.cur:
+            lx_bias = self.lx[self.BIAS][self.cur[self.BIAS][0]]
+            token = self._sfu(block, "add", [self.lx_out, self.acc, lx_bias], [dst, src, bias], after)
+        else:
+            token = self._sfu(block, "copy", [self.lx_out, self.acc], [dst, src], after)
+        if residual:
+            lx_res = self.lx[self.RESIDUAL][self.cur[self.RESIDUAL][0]]
+            token = self._sfu(block, "add", [self.lx_out, self.lx_out, lx_res], [dst, dst, dst], [token])
         if self.epilogue.activates:
             token = self.epilogue.emit(block, [self.lx_out, self.lx_out], [dst, dst], [token])
         return token

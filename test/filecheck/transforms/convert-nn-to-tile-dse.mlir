@@ -13,6 +13,8 @@
 // RUN: diff %t.fixed.mlir %t.pinned.mlir
 // RUN: filecheck %s --input-file %t.stats --check-prefix=NOSEARCH --allow-empty
 // RUN: not rapid-opt %s -p 'convert-nn-to-tile{strategy=dse machine="%inputs/tiny-lx.toml" mapping-file="%t.pin1.json"}' 2>&1 | filecheck %s --check-prefix=NOFIT
+// RUN: rapid-opt %inputs/residual-conv.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=dse}' | filecheck %s --check-prefix=RESIDUAL
+// RUN: rapid-opt %inputs/residual-conv.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=fixed}' | filecheck %s --check-prefix=UNFUSED
 
 func.func @tiny(%a: tensor<1x1xf32>, %b: tensor<1x1xf32>) -> tensor<1x1xf32> {
   %y = nn.matmul %a, %b {nn.name = "mm1"} : (tensor<1x1xf32>, tensor<1x1xf32>) -> tensor<1x1xf32>
@@ -52,3 +54,16 @@ func.func @huge(%x: tensor<1x1x200x200xf32>, %w: tensor<1x1x200x200xf32>) -> ten
 
 // A layer too large for the machine: the smallest tiling's overflowing tensor and buffer.
 // NOFIT: rapid-opt: error: {{.*}}convert-nn-to-tile: layer 'huge': the input tile (200x200 f16) needs 80000 bytes of LX but LX holds 65536 bytes; {{.*}}; the dse strategy found no mapping that fits
+
+// dse runs a residual add (and the relu after it) in the conv's epilogue: one kernel
+// whose last operand is the addend; the fixed strategy (the baseline) keeps the add as
+// an SFU kernel of its own.
+// RESIDUAL:      %y = rapid_tile.kernel "conv" mapping <"{{.*}}">(%x, %w, %x)
+// RESIDUAL-NEXT: ^bb0(%0: {{.*}}, %1: {{.*}}, %2: tensor<1x8x8x8xf32>):
+// RESIDUAL-NEXT:   %c = nn.conv2d %0, %1
+// RESIDUAL-NEXT:   %s = nn.add %c, %2
+// RESIDUAL-NEXT:   %y_1 = nn.relu %s
+// RESIDUAL-NEXT:   rapid_tile.yield %y_1
+// RESIDUAL-NOT:  rapid_tile.kernel
+// UNFUSED:       %c = rapid_tile.kernel "conv"
+// UNFUSED:       %y = rapid_tile.kernel "add"

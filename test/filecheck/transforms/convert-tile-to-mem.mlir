@@ -6,6 +6,7 @@
 // RUN: rapid-opt %inputs/ic-split-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c strategy=fixed mapping-file="%inputs/ic-split-conv.json"},convert-tile-to-mem{machine=rapid-4c}' | filecheck %s --check-prefix=CONV-RING
 // RUN: rapid-opt %inputs/rotated-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/rotated-matmul.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=ROTATED
 // RUN: rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/kept-conv.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c}' | filecheck %s --check-prefix=KEPT
+// RUN: rapid-opt %inputs/residual-conv.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/residual-conv.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=RESIDUAL
 // RUN: sed 's/, "kept_input": true//' %inputs/kept-conv.json > %t.alone.json
 // RUN: not rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%t.alone.json"},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=KEPT-ALONE
 // RUN: sed '/conv3/s/"cores": {"oh": 2}, "corelets": {"ow": 2}/"cores": {"ow": 2}, "corelets": {"oh": 2}/' %inputs/kept-conv.json > %t.split.json
@@ -163,3 +164,19 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // KEPT-ALONE: error: {{.*}}kept-conv.mlir: convert-tile-to-mem: layer 'conv2': keep_output: the next kernel (conv3) does not take the output from LX (its mapping has no kept_input)
 // KEPT-SPLIT: error: {{.*}}layer 'conv2': keep_output for layer 'conv3': the two layers split the tensor differently over cores and corelets (cores(oh=2) corelets(ow=2) against cores(ow=2) corelets(oh=2))
 // KEPT-STEP: error: {{.*}}layer 'conv3': kept_input needs every corelet to hold its whole share in one LX tile, but lx(ic=8) steps through a share of 16
+
+// A residual add fused into the conv's epilogue (convert-nn-to-tile, dse): the kernel's
+// last operand (the block input x, NCHW) is loaded per LX output tile in the output's
+// layout, for the SFU; the epilogue copies ACC out, adds it in place, applies the relu
+// and stores.
+// RESIDUAL:      rapid_mem.kernel "conv" cores 1 corelets 2(%x, %w, %x, %out0)
+// RESIDUAL:      rapid_mem.corelet 0 {
+// RESIDUAL:      %[[RES:[0-9]+]] = rapid_mem.alloc : !rapid_mem.buffer<4x8x8xf16, lx>
+// RESIDUAL-NEXT: %[[OUT:[0-9]+]] = rapid_mem.alloc : !rapid_mem.buffer<4x8x8xf16, lx>
+// RESIDUAL:      %[[LOAD:[0-9]+]] = rapid_mem.dma queue 0 %[[RES]] <offset 0, dims {4:64, 8:8, 8:1}>, %2 <offset 0, dims {4:64, 8:8, 8:1}> after()
+// RESIDUAL:      %[[COPY:[0-9]+]] = rapid_mem.sfu "copy"(%[[OUT]], {{.*}} after({{.*}}%[[LOAD]]
+// RESIDUAL-NEXT: %[[SUM:[0-9]+]] = rapid_mem.sfu "add"(%[[OUT]], %[[OUT]], %[[RES]]) {{.*}} after(%[[COPY]])
+// RESIDUAL-NEXT: %[[RELU:[0-9]+]] = rapid_mem.sfu "relu"(%[[OUT]], %[[OUT]]) {{.*}} after(%[[SUM]])
+// RESIDUAL-NEXT: rapid_mem.dma queue 0 %3 {{.*}}, %[[OUT]] {{.*}} after(%[[RELU]])
+// RESIDUAL:      rapid_mem.corelet 1 {
+// RESIDUAL:      rapid_mem.dma queue 1 {{.*}}, %2 <offset 256, dims {4:64, 8:8, 8:1}>
