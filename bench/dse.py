@@ -146,7 +146,14 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
     from rapid_mlir.runtime import load
     from rapid_mlir.runtime.profile import layer_profile
     from rapid_mlir.mapping.mapping import Mapping
-    from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names, layer_problem, weight_operand
+    from rapid_mlir.mapping.problem import with_residual
+    from rapid_mlir.transforms.convert_nn_to_tile import (
+        defined_functions,
+        fused_residual,
+        layer_names,
+        layer_problem,
+        weight_operand,
+    )
 
     machine = load_machine(machine_name)
     model = zoo.build(name, size, seed=0, batch=batch)
@@ -161,6 +168,8 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
         for fn in defined_functions(staged):
             for op, layer in layer_names(fn).items():
                 p = layer_problem(op, layer)
+                if p is not None and strategy == "dse" and fused_residual(op) is not None:
+                    p = with_residual(p)  # the add runs in the conv's epilogue
                 if p is not None and p.kind in ("conv2d", "matmul"):
                     problems[layer], weight_of[layer] = p, weight_operand(op)
         dumped = Path(tmp) / "mappings.json"
@@ -187,6 +196,8 @@ def _layer_report(name: str, batch: int, machine_name: str, strategy: str, size:
             key = (weight_of[lp.layer], mapping.to_text())
             resident = mapping.resident if key in loaded else ()
             loaded.add(key)
+        if mapping is not None:  # a tensor kept in LX between two kernels crosses no DRAM
+            resident += ("input",) * mapping.kept_input + ("output",) * mapping.keep_output
         bound = max(lp.macs / machine.peak_macs_per_cycle,
                     compulsory_bytes(p, resident) / machine.dram_bytes_per_cycle)
         fraction = bound / lp.cycles
