@@ -459,18 +459,13 @@ def _fits(problem: P.Problem, mapping: Mapping | None, machine) -> bool:
     """Whether a pinned `mapping` (None: not pinned) suits `problem` (a conv with a fused
     residual add): a conv pinned to a mapping whose residual tile does not fit, or to a
     ring reduction, runs without the fusion."""
-    from rapid_mlir.mapping.footprint import check_fits
+    from rapid_mlir.mapping.space import is_legal
 
     if mapping is None:
         return True
     if any(mapping.cores.get(d, 1) > 1 for d in problem.reduction):
         return False  # a ring reduction: its owners would have to add the residual
-    try:
-        mapping.validate(problem)
-        check_fits(problem, mapping, machine)
-    except MappingError:
-        return False
-    return True
+    return is_legal(problem, mapping, machine)
 
 
 def _wrap_residual(conv: nn.Conv2DOp, add: nn.AddOp, other: SSAValue, layer: str, mapping: Mapping) -> KernelOp:
