@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +83,8 @@ def compile_layer(spec: LayerSpec, mapping: Mapping | None, machine: str, workdi
     module, store = g.finish(weights)
     store.save(weights)
     mapping_file = None
+    if mapping is not None and spec.problem.params.get("residual"):
+        mapping = replace(mapping, residual_add=True)  # the add runs in the conv's epilogue
     if mapping is not None:
         mapping_file = str(Path(workdir) / "mapping.json")
         Path(mapping_file).write_text(json.dumps({LAYER: mapping.to_dict()}))

@@ -26,6 +26,9 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
   `share_output`: the same, and stored as well (other layers read it too);
   `kept_input` (optional; a 1x1 conv2d): the input is that tile, found in LX where the
   kernel before kept it, not loaded (`mapping/forwarding.py`).
+- `residual_add` (optional; conv2d): the `nn.add` of the conv's result and a tensor
+  computed before it (and a relu or clip of the sum) runs in this kernel's epilogue
+  (`convert_nn_to_tile.fused_residual`).
 
 The JSON form is the same fields as an object (`to_json` / `from_json`); a mapping file
 maps layer names to such objects.
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 from rapid_mlir.mapping.problem import Problem
 
 
-FLAGS = ("double_buffer", "prefetch", "keep_output", "share_output", "kept_input")
+FLAGS = ("double_buffer", "prefetch", "keep_output", "share_output", "kept_input", "residual_add")
 """The clauses without a list."""
 
 
@@ -64,6 +67,7 @@ class Mapping:
     keep_output: bool = False
     share_output: bool = False
     kept_input: bool = False
+    residual_add: bool = False
 
     # -- text ------------------------------------------------------------------------------
 
@@ -111,7 +115,7 @@ class Mapping:
             else:
                 raise MappingError(f"mapping text: unknown clause '{name}' (expected cores, corelets, "
                                    "rows, cols, simd, order, lx, l0, double_buffer, resident, prefetch, "
-                                   "keep_output, share_output or kept_input)")
+                                   "keep_output, share_output, kept_input or residual_add)")
         return Mapping(**fields)  # type: ignore[arg-type]
 
     # -- JSON ------------------------------------------------------------------------------
@@ -202,7 +206,7 @@ class Mapping:
             if op not in names:
                 raise MappingError(f"{where}: resident({op}) names no operand of the layer "
                                    f"(operands: {', '.join(names)})")
-        for flag in ("keep_output", "share_output", "kept_input"):
+        for flag in ("keep_output", "share_output", "kept_input", "residual_add"):
             if getattr(self, flag) and problem.kind != "conv2d":
                 raise MappingError(f"{where}: {flag} is for conv2d layers, not {problem.kind}")
         if self.keep_output and self.share_output:

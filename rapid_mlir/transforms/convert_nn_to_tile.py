@@ -202,11 +202,9 @@ class ConvertNnToTilePass(ModulePass):
             problem = layer_problem(nn_op, names.get(nn_op, ""))
             if problem is None:
                 continue
-            residual = fused_residual(nn_op) if self.strategy == "dse" else None
-            if residual is not None and _fits(P.with_residual(problem), overrides.get(problem.layer), machine):
+            residual = self._residual(nn_op, problem, overrides.get(problem.layer), machine)
+            if residual is not None:
                 problem = P.with_residual(problem)
-            else:
-                residual = None
             stats: list = []
             try:
                 mapping = choose_mapping(problem, machine, self.strategy, overrides, self.budget,
@@ -234,6 +232,8 @@ class ConvertNnToTilePass(ModulePass):
             if self.search_stats:
                 for result in stats:
                     print(f"convert-nn-to-tile: dse {result.summary()}", file=sys.stderr)
+            if residual is not None:
+                mapping = dataclasses.replace(mapping, residual_add=True)
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
             if residual is not None:
@@ -244,6 +244,28 @@ class ConvertNnToTilePass(ModulePass):
         if self.strategy == "dse":
             self._forward(kernels, machine, overrides, chosen, cache)
         check_residency(kernels, machine, overrides, chosen)
+
+    def _residual(self, nn_op: Operation, problem: P.Problem, pinned: Mapping | None,
+                  machine) -> tuple[nn.AddOp, SSAValue] | None:
+        """`fused_residual(nn_op)` when the layer runs its residual add in the epilogue:
+        pinned, when its mapping says `residual_add` (a pin that says so for a layer with
+        no such add fails); else under `dse`, unless a pin without `residual_add` or one
+        the fused layer cannot take (`_fits`) says otherwise."""
+        residual = fused_residual(nn_op)
+        if pinned is not None and pinned.residual_add:
+            if residual is None:
+                raise PassFailedException(
+                    f"convert-nn-to-tile: layer '{problem.layer}': residual_add, but the layer's result does not "
+                    "only feed an nn.add of a tensor of its shape computed before it (or the layer clamps its "
+                    "own result)")
+            if not _fits(P.with_residual(problem), pinned, machine):
+                raise PassFailedException(
+                    f"convert-nn-to-tile: layer '{problem.layer}': residual_add with a mapping the fused layer "
+                    "cannot take (a ring reduction, or the residual tile does not fit)")
+            return residual
+        if residual is None or self.strategy != "dse" or pinned is not None:
+            return None
+        return residual
 
     def _forward(self, kernels: list[tuple[KernelOp, P.Problem]], machine, overrides: dict[str, Mapping],
                  chosen: dict[str, Mapping], cache: dict) -> None:
@@ -321,6 +343,8 @@ def _loader(kernels: list, overrides: dict[str, Mapping]):
 
 
 def _set_mapping(kernel: KernelOp, mapping: Mapping, chosen: dict[str, Mapping]) -> None:
+    """Gives `kernel` another mapping, keeping its `residual_add` (the kernel's structure)."""
+    mapping = dataclasses.replace(mapping, residual_add=kernel.mapping.mapping.residual_add)
     kernel.mapping = MappingAttr(mapping)
     chosen[kernel.layer.data] = mapping
 
@@ -455,14 +479,11 @@ def fused_residual(nn_op: Operation) -> tuple[nn.AddOp, SSAValue] | None:
     return add, other
 
 
-def _fits(problem: P.Problem, mapping: Mapping | None, machine) -> bool:
-    """Whether a pinned `mapping` (None: not pinned) suits `problem` (a conv with a fused
-    residual add): a conv pinned to a mapping whose residual tile does not fit, or to a
-    ring reduction, runs without the fusion."""
+def _fits(problem: P.Problem, mapping: Mapping, machine) -> bool:
+    """Whether a pinned `mapping` suits `problem` (a conv with a fused residual add): not
+    a ring reduction, and legal with the residual tile (`space.is_legal`)."""
     from rapid_mlir.mapping.space import is_legal
 
-    if mapping is None:
-        return True
     if any(mapping.cores.get(d, 1) > 1 for d in problem.reduction):
         return False  # a ring reduction: its owners would have to add the residual
     return is_legal(problem, mapping, machine)

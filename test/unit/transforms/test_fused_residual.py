@@ -109,3 +109,25 @@ def test_the_fused_block_runs_right_and_faster_than_the_baseline(tmp_path, machi
     mapping = Mapping.from_dict(json.loads(dump.read_text())["conv2"])
     emulated = emulate(LayerSpec(problem, True, "relu"), mapping, machine)
     assert abs(predict(problem, mapping, load_machine(machine)).cycles - emulated) < 0.03 * emulated
+
+
+def test_the_dumped_mappings_replay_the_fusion_and_a_wrong_pin_is_refused(tmp_path, capsys):
+    """`residual_add` in the dumped mapping carries the decision: `--mapping dump.json` (the
+    fixed strategy with every layer pinned) builds the dse program byte for byte."""
+    from rapid_mlir.tools.rapidc import main as rapidc
+
+    src = _block(tmp_path)
+    dump = tmp_path / "maps.json"
+    assert rapidc([str(src), "-o", str(tmp_path / "dse.rasm"), "--dump-mappings", str(dump)]) == 0
+    assert json.loads(dump.read_text())["conv2"]["residual_add"] is True
+    assert rapidc([str(src), "-o", str(tmp_path / "replay.rasm"), "--mapping", str(dump)]) == 0
+    assert (tmp_path / "dse.rasm").read_text() == (tmp_path / "replay.rasm").read_text()
+    maps = json.loads(dump.read_text())
+    maps["conv1"]["residual_add"] = True  # conv1 feeds a relu, not an add
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps(maps))
+    capsys.readouterr()
+    assert rapidc([str(src), "-o", str(tmp_path / "wrong.rasm"), "--pin", str(wrong)]) != 0
+    err = capsys.readouterr().err
+    assert "layer 'conv1': residual_add, but the layer's result does not only feed an nn.add" in err
+    assert "Traceback" not in err and not (tmp_path / "wrong.rasm").exists()
