@@ -248,9 +248,9 @@ class ConvertNnToTilePass(ModulePass):
     def _residual(self, nn_op: Operation, problem: P.Problem, pinned: Mapping | None,
                   machine) -> tuple[nn.AddOp, SSAValue] | None:
         """`fused_residual(nn_op)` when the layer runs its residual add in the epilogue:
-        pinned, when its mapping says `residual_add` (a pin that says so for a layer with
-        no such add fails); else under `dse`, unless a pin without `residual_add` or one
-        the fused layer cannot take (`_fits`) says otherwise."""
+        when pinned, if its mapping says `residual_add` (a pin that says so for a layer
+        without such an add, or that the fused layer cannot take, `_fits`, fails the
+        pass); else under `dse`."""
         residual = fused_residual(nn_op)
         if pinned is not None and pinned.residual_add:
             if residual is None:
