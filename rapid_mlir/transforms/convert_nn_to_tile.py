@@ -236,11 +236,7 @@ class ConvertNnToTilePass(ModulePass):
                 mapping = dataclasses.replace(mapping, residual_add=True)
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
-            if residual is not None:
-                kernel = _wrap_residual(nn_op, *residual, problem.layer, mapping)
-            else:
-                kernel = _wrap(nn_op, problem.layer, mapping, fuse)
-            kernels.append((kernel, problem))
+            kernels.append((_wrap(nn_op, problem.layer, mapping, fuse, residual), problem))
         if self.strategy == "dse":
             self._forward(kernels, machine, overrides, chosen, cache)
         check_residency(kernels, machine, overrides, chosen)
@@ -423,34 +419,45 @@ def residency_key(kernel: KernelOp) -> tuple:
     return (kernel.inputs[1], dataclasses.replace(kernel.mapping.mapping, prefetch=False).to_text())
 
 
-def fusable_activation(nn_op: Operation) -> nn.ReluOp | nn.ClipOp | None:
-    """The relu (or, after a matrix layer, the clip) that is the only user of the op's only
-    result: it runs in the kernel's epilogue (on the SFU, as the accumulator is copied out)
-    instead of as a layer of its own. SFU kernels (`EPILOGUE_OPS`) fuse a relu only."""
+def fusable_activation(nn_op: Operation, clip: bool = False) -> nn.ReluOp | nn.ClipOp | None:
+    """The relu (or, after a matrix layer or with `clip`, the clip) that is the only user
+    of the op's only result: it runs in the kernel's epilogue (on the SFU, as the
+    accumulator is copied out) instead of as a layer of its own. SFU kernels
+    (`EPILOGUE_OPS`) fuse a relu only; a residual add fused into a conv
+    (`fused_residual`) is in the conv's epilogue, so a clip after it too."""
     if len(nn_op.results) != 1 or nn_op.results[0].uses.get_length() != 1:
         return None
     user = next(iter(nn_op.results[0].uses)).operation
-    kinds = (nn.ReluOp, nn.ClipOp) if isinstance(nn_op, MATRIX_OPS) else nn.ReluOp
+    kinds = (nn.ReluOp, nn.ClipOp) if clip or isinstance(nn_op, MATRIX_OPS) else nn.ReluOp
     fusable = isinstance(user, kinds) and HOST_ATTR not in user.attributes
     return user if fusable and user.parent_block() is nn_op.parent_block() else None
 
 
-def _wrap(nn_op: Operation, layer: str, mapping: Mapping, fuse: bool = True) -> KernelOp:
-    """Moves `nn_op` (and, when `fuse`, a relu or clip it feeds) into a new kernel that takes its operands."""
-    epilogue = fusable_activation(nn_op) if fuse else None
-    final = epilogue if epilogue is not None else nn_op
-    region, block = new_body([v.type for v in nn_op.operands])
-    kernel = KernelOp(layer, mapping, list(nn_op.operands), region, [r.type for r in final.results])
+def _wrap(nn_op: Operation, layer: str, mapping: Mapping, fuse: bool = True,
+          residual: tuple[nn.AddOp, SSAValue] | None = None) -> KernelOp:
+    """Moves `nn_op` (and, when `fuse`, a relu or clip it feeds) into a new kernel that
+    takes its operands. With `residual` = (add, addend) (`fused_residual`): the add of the
+    result and the addend, the kernel's last operand, and a relu or clip of the sum."""
+    tail = [residual[0]] if residual is not None else []  # each op reads the one before
+    epilogue = fusable_activation(tail[-1], clip=True) if tail else fusable_activation(nn_op) if fuse else None
+    tail += [epilogue] if epilogue is not None else []
+    final = tail[-1] if tail else nn_op
+    count = len(nn_op.operands)
+    operands = [*nn_op.operands, *([residual[1]] if residual is not None else [])]
+    region, block = new_body([v.type for v in operands])
+    kernel = KernelOp(layer, mapping, operands, region, [r.type for r in final.results])
     Rewriter.insert_op(kernel, _before(nn_op))
     for old, new in zip(list(final.results), kernel.outputs):
         old.replace_all_uses_with(new)
     nn_op.detach()
-    nn_op.operands = list(block.args)
+    nn_op.operands = list(block.args[:count])
     nn_op.attributes[LAYER_ATTR] = StringAttr(layer)
     block.add_op(nn_op)
-    if epilogue is not None:
-        epilogue.detach()
-        block.add_op(epilogue)
+    for op in tail:
+        op.detach()
+        block.add_op(op)
+    if residual is not None:
+        residual[0].operands = [nn_op.results[0], block.args[-1]]
     block.add_op(YieldOp(*final.results))
     return kernel
 
@@ -487,36 +494,6 @@ def _fits(problem: P.Problem, mapping: Mapping, machine) -> bool:
     if any(mapping.cores.get(d, 1) > 1 for d in problem.reduction):
         return False  # a ring reduction: its owners would have to add the residual
     return is_legal(problem, mapping, machine)
-
-
-def _wrap_residual(conv: nn.Conv2DOp, add: nn.AddOp, other: SSAValue, layer: str, mapping: Mapping) -> KernelOp:
-    """A kernel of `conv`, `add(conv, other)` (the residual addend its last operand) and a
-    relu or clip of the sum when that is the sum's only user (`fused_residual`)."""
-    act = None
-    sum_ = add.results[0]
-    if sum_.uses.get_length() == 1:
-        user = next(iter(sum_.uses)).operation
-        if isinstance(user, nn.ReluOp | nn.ClipOp) and HOST_ATTR not in user.attributes \
-                and user.parent_block() is add.parent_block():
-            act = user
-    final = act if act is not None else add
-    operands = [*conv.operands, other]
-    region, block = new_body([v.type for v in operands])
-    kernel = KernelOp(layer, mapping, operands, region, [final.results[0].type])
-    Rewriter.insert_op(kernel, _before(conv))
-    final.results[0].replace_all_uses_with(kernel.outputs[0])
-    conv.detach()
-    conv.operands = list(block.args[:-1])
-    conv.attributes[LAYER_ATTR] = StringAttr(layer)
-    block.add_op(conv)
-    add.detach()
-    add.operands = [conv.results[0], block.args[-1]]
-    block.add_op(add)
-    if act is not None:
-        act.detach()
-        block.add_op(act)
-    block.add_op(YieldOp(*final.results))
-    return kernel
 
 
 def _dump(path: str, chosen: dict[str, Mapping]) -> None:
