@@ -29,6 +29,9 @@ Text form (what `#rapid_tile.mapping<"...">` holds, and what users write):
 - `residual_add` (optional; conv2d): the `nn.add` of the conv's result and a tensor
   computed before it (and a relu or clip of the sum) runs in this kernel's epilogue
   (`convert_nn_to_tile.fused_residual`).
+- `group` (optional; a vector layer): the kernel runs a chain of elementwise ops (and
+  splits along the last axis) from this layer on, one LX tile of rows through all of
+  them, instead of one kernel per op (`transforms/elementwise_groups.py`).
 
 The JSON form is the same fields as an object (`to_json` / `from_json`); a mapping file
 maps layer names to such objects.
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field
 from rapid_mlir.mapping.problem import Problem
 
 
-FLAGS = ("double_buffer", "prefetch", "keep_output", "share_output", "kept_input", "residual_add")
+FLAGS = ("double_buffer", "prefetch", "keep_output", "share_output", "kept_input", "residual_add", "group")
 """The clauses without a list."""
 
 
@@ -68,6 +71,7 @@ class Mapping:
     share_output: bool = False
     kept_input: bool = False
     residual_add: bool = False
+    group: bool = False
 
     # -- text ------------------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Mapping:
             else:
                 raise MappingError(f"mapping text: unknown clause '{name}' (expected cores, corelets, "
                                    "rows, cols, simd, order, lx, l0, double_buffer, resident, prefetch, "
-                                   "keep_output, share_output, kept_input or residual_add)")
+                                   "keep_output, share_output, kept_input, residual_add or group)")
         return Mapping(**fields)  # type: ignore[arg-type]
 
     # -- JSON ------------------------------------------------------------------------------
@@ -209,6 +213,9 @@ class Mapping:
         for flag in ("keep_output", "share_output", "kept_input", "residual_add"):
             if getattr(self, flag) and problem.kind != "conv2d":
                 raise MappingError(f"{where}: {flag} is for conv2d layers, not {problem.kind}")
+        if self.group and not problem.params.get("group"):
+            raise MappingError(f"{where}: group is for the kernel of an elementwise group, not a {problem.kind} "
+                               "layer")
         if self.keep_output and self.share_output:
             raise MappingError(f"{where}: keep_output (not stored) and share_output (stored too) exclude "
                                "each other")

@@ -45,6 +45,11 @@ one tile, never moved). See `vector_whole_dims` for the dims that cannot be tile
   output channel sums a window of its neighbours, so a tile holds all channels).
 - reduce: dims `d0, d1, ...` of the input, the reduced axes as reduction; the output is
   indexed by the kept dims (with or without keepdims: the same bytes).
+- elementwise group (`transforms/elementwise_groups.py`): one dim `m`, the rows (every
+  dim but the last, flattened; the values of a group share them); each input, output and
+  intermediate holds whole rows, so its element size is the bytes of one row (`2 * width`
+  in f16). Intermediates are per-step tiles (role `tile`, double-buffered like the
+  streamed ones) that no transfer moves.
 """
 
 from __future__ import annotations
@@ -161,6 +166,16 @@ def elementwise(layer: str, out_shape, in_shapes, params: dict[str, int] | None 
         operands.append(Operand(f"input{j}" if len(in_shapes) > 1 else "input", indexed))
     operands.append(Operand("output", tuple(dims)))
     return Problem(layer, VECTOR, dims, tuple(operands), (), dict(params or {}))
+
+
+def elementwise_group(layer: str, rows: int, inputs, temps, outputs) -> Problem:
+    """The kernel of an elementwise group over `rows` rows whose inputs, intermediates and
+    outputs are rows of the given widths (f16 elements): dims `m`; `params["group"] = 1`."""
+    def row(name: str, widths) -> tuple[Operand, ...]:
+        return tuple(Operand(f"{name}{j}", ("m",), 2 * int(w)) for j, w in enumerate(widths))
+
+    operands = row("input", inputs) + row("temp", temps) + row("output", outputs)
+    return Problem(layer, VECTOR, {"m": int(rows)}, operands, (), {"group": 1})
 
 
 def batch_norm(layer: str, shape) -> Problem:

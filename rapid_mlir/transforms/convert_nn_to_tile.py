@@ -22,8 +22,9 @@ baseline) and `dse` (`mapping/dse.py`: a branch-and-bound search of each conv2d 
 matmul layer's mapping space with the cost model, `budget` seconds per layer, counted
 deterministically; vector and copy layers keep the fixed mapping). `dse` also makes the
 cross-layer decisions: weights kept in LX (`mapping/residency.py`), outputs kept in LX
-for the next conv (`mapping/forwarding.py`), and residual adds run in the epilogue of
-the conv they follow (`fused_residual`). `search-stats=true`
+for the next conv (`mapping/forwarding.py`), residual adds run in the epilogue of
+the conv they follow (`fused_residual`), and chains of elementwise ops run as one kernel
+(`elementwise_groups`). `search-stats=true`
 prints one line of search statistics per searched layer to stderr; `dump-mappings=FILE`
 writes every layer's mapping (pinned or chosen) as a mapping file, which `mapping-file`
 reads back.
@@ -196,9 +197,17 @@ class ConvertNnToTilePass(ModulePass):
         shared = shared_weights(fn, names) if self.strategy == "dse" else {}
         decided: dict = {}  # shared-weight group -> its mapping
         kernels: list[tuple[KernelOp, P.Problem]] = []
+        position = {o: i for i, o in enumerate(fn.body.block.ops)}  # kernels take their first op's
         for nn_op in list(fn.body.walk()):
             if isinstance(nn_op.parent_op(), KernelOp) or HOST_ATTR in nn_op.attributes:
                 continue  # already in a kernel, or marked to run on the host (`nn.host`)
+            grouped = self._group(nn_op, names, position, overrides, machine)
+            if grouped is not None:
+                kernel, problem = grouped
+                chosen[problem.layer] = kernel.mapping.mapping
+                kernels.append(grouped)
+                position[kernel] = position[nn_op]
+                continue
             problem = layer_problem(nn_op, names.get(nn_op, ""))
             if problem is None:
                 continue
@@ -237,9 +246,46 @@ class ConvertNnToTilePass(ModulePass):
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
             kernels.append((_wrap(nn_op, problem.layer, mapping, fuse, residual), problem))
+            position[kernels[-1][0]] = position.get(nn_op, 0)
         if self.strategy == "dse":
             self._forward(kernels, machine, overrides, chosen, cache)
         check_residency(kernels, machine, overrides, chosen)
+
+    def _group(self, nn_op: Operation, names: dict[Operation, str], position: dict[Operation, int],
+               overrides: dict[str, Mapping], machine) -> tuple[KernelOp, P.Problem] | None:
+        """The kernel of the elementwise group headed by `nn_op` (`elementwise_groups`) and
+        its loop nest, when the layer heads one: when pinned, if its mapping says `group`
+        (a pin that says so for an op that heads no group fails the pass); else under
+        `dse`, when a tile of one row of every value fits LX. Layers pinned on their own
+        do not join a group."""
+        from rapid_mlir.transforms.elementwise_groups import find_group, group_problem, wrap_group
+
+        layer = names.get(nn_op, "")
+        pinned = overrides.get(layer)
+        if (pinned is None and self.strategy != "dse") or (pinned is not None and not pinned.group):
+            return None
+        group = find_group(nn_op, position, lambda op: names.get(op) not in overrides)
+        if group is not None and pinned is None and group.ops[1:] == [fusable_activation(nn_op)] \
+                and isinstance(nn_op, EPILOGUE_OPS):
+            group = None  # a binary op and its relu: one kernel already (the relu as its epilogue)
+        if group is None:
+            if pinned is not None:
+                raise PassFailedException(
+                    f"convert-nn-to-tile: layer '{layer}': group, but no other elementwise op or last-axis split "
+                    "reads its result (with nothing else but values computed before it)")
+            return None
+        problem = group_problem(layer, group)
+        try:
+            mapping = choose_mapping(problem, machine, self.strategy, overrides)
+        except MappingError as e:
+            if pinned is not None:
+                raise PassFailedException(f"convert-nn-to-tile: {e}") from None
+            return None  # not even one row of every value fits LX: the ops run one by one
+        mapping = dataclasses.replace(mapping, group=True)
+        if self.search_stats and pinned is None:
+            print(f"convert-nn-to-tile: dse {layer}: elementwise group of {len(group.ops)} ops "
+                  f"({len(group.inputs)} inputs, {len(group.outputs)} outputs) in one kernel", file=sys.stderr)
+        return wrap_group(group, layer, mapping), problem
 
     def _residual(self, nn_op: Operation, problem: P.Problem, pinned: Mapping | None,
                   machine) -> tuple[nn.AddOp, SSAValue] | None:
@@ -339,8 +385,10 @@ def _loader(kernels: list, overrides: dict[str, Mapping]):
 
 
 def _set_mapping(kernel: KernelOp, mapping: Mapping, chosen: dict[str, Mapping]) -> None:
-    """Gives `kernel` another mapping, keeping its `residual_add` (the kernel's structure)."""
-    mapping = dataclasses.replace(mapping, residual_add=kernel.mapping.mapping.residual_add)
+    """Gives `kernel` another mapping, keeping its `residual_add` and `group` (the kernel's
+    structure)."""
+    old = kernel.mapping.mapping
+    mapping = dataclasses.replace(mapping, residual_add=old.residual_add, group=old.group)
     kernel.mapping = MappingAttr(mapping)
     chosen[kernel.layer.data] = mapping
 

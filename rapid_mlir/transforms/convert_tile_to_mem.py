@@ -301,6 +301,10 @@ def _lower_kernel(kernel, buffers: list[SSAValue], machine, resident: tuple[str,
     body_ops = list(kernel.body.block.ops)
     work = body_ops[0]
     layer = kernel.layer.data
+    if kernel.mapping.mapping.group:  # an elementwise group: sfu_group.py
+        from rapid_mlir.transforms.sfu_group import group_kernel
+
+        return group_kernel(layer, kernel.mapping.mapping, kernel.body.block, buffers, machine)
     if isinstance(work, SFU_OPS):  # a layer the SFU runs alone: sfu_lowering.py
         from rapid_mlir.transforms.sfu_lowering import sfu_kernel
 

@@ -15,6 +15,11 @@
 // RUN: not rapid-opt %s -p 'convert-nn-to-tile{strategy=dse machine="%inputs/tiny-lx.toml" mapping-file="%t.pin1.json"}' 2>&1 | filecheck %s --check-prefix=NOFIT
 // RUN: rapid-opt %inputs/residual-conv.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=dse}' | filecheck %s --check-prefix=RESIDUAL
 // RUN: rapid-opt %inputs/residual-conv.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=fixed}' | filecheck %s --check-prefix=UNFUSED
+// RUN: rapid-opt %inputs/lstm-cell.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=dse search-stats=true dump-mappings="%t.cell.json"}' 2>&1 | filecheck %s --check-prefixes=STATS,GROUP
+// RUN: rapid-opt %inputs/lstm-cell.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=fixed}' | filecheck %s --check-prefix=UNGROUPED
+// RUN: rapid-opt %inputs/lstm-cell.mlir -p 'convert-nn-to-tile{machine=rapid-1c strategy=fixed mapping-file="%t.cell.json"}' | filecheck %s --check-prefix=GROUP
+// RUN: sed 's/t1.gates/t1.h/' %t.cell.json > %t.nogroup.json
+// RUN: not rapid-opt %inputs/lstm-cell.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%t.nogroup.json"}' 2>&1 | filecheck %s --check-prefix=NOGROUP
 
 func.func @tiny(%a: tensor<1x1xf32>, %b: tensor<1x1xf32>) -> tensor<1x1xf32> {
   %y = nn.matmul %a, %b {nn.name = "mm1"} : (tensor<1x1xf32>, tensor<1x1xf32>) -> tensor<1x1xf32>
@@ -67,3 +72,26 @@ func.func @huge(%x: tensor<1x1x200x200xf32>, %w: tensor<1x1x200x200xf32>) -> ten
 // RESIDUAL-NOT:  rapid_tile.kernel
 // UNFUSED:       %c = rapid_tile.kernel "conv"
 // UNFUSED:       %y = rapid_tile.kernel "add"
+
+// An LSTM step's gates and state update (dse: one elementwise group, elementwise_groups.py;
+// fixed, and a pin without `group`: one kernel per op). The dumped mapping says `group`, so
+// the fixed strategy with it as a mapping file builds the same kernel.
+// STATS:      convert-nn-to-tile: dse t1.gates: elementwise group of 10 ops (3 inputs, 2 outputs) in one kernel
+// GROUP:      %0, %1 = rapid_tile.kernel "t1.gates" mapping <"cores() corelets(m=2) {{.*}} order(m) lx(m=1) l0() double_buffer group">(%xw, %rec, %c0)
+// GROUP-NEXT: ^bb0(%2: tensor<2x32xf32>, %3: tensor<2x32xf32>, %4: tensor<2x8xf32>):
+// GROUP-NEXT:   %gates = nn.add %2, %3
+// GROUP-NEXT:   %iof_pre, %c_pre = nn.split %gates axis 1
+// GROUP-NEXT:   %sig = nn.sigmoid %iof_pre
+// GROUP-NEXT:   %i, %o, %f = nn.split %sig axis 1
+// GROUP-NEXT:   %cand = nn.tanh %c_pre
+// GROUP-NEXT:   %ic = nn.mul %i, %cand
+// GROUP-NEXT:   %fc = nn.mul %f, %4
+// GROUP-NEXT:   %c = nn.add %fc, %ic
+// GROUP-NEXT:   %ct = nn.tanh %c
+// GROUP-NEXT:   %h = nn.mul %o, %ct
+// GROUP-NEXT:   rapid_tile.yield %c, %h
+// GROUP-NEXT: }
+// GROUP-NEXT: func.return %1, %0
+// UNGROUPED-COUNT-8: rapid_tile.kernel "t1.
+// UNGROUPED-NOT:     group
+// NOGROUP: convert-nn-to-tile: layer 't1.h': group, but no other elementwise op or last-axis split reads its result (with nothing else but values computed before it)

@@ -7,6 +7,7 @@
 // RUN: rapid-opt %inputs/rotated-matmul.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/rotated-matmul.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=ROTATED
 // RUN: rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%inputs/kept-conv.json"},convert-tile-to-mem{machine=rapid-4c},rapid-mem-allocate{machine=rapid-4c}' | filecheck %s --check-prefix=KEPT
 // RUN: rapid-opt %inputs/residual-conv.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/residual-conv.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=RESIDUAL
+// RUN: rapid-opt %inputs/lstm-cell.mlir -p 'convert-nn-to-tile{machine=rapid-1c mapping-file="%inputs/lstm-cell.json"},convert-tile-to-mem{machine=rapid-1c}' | filecheck %s --check-prefix=GROUP
 // RUN: sed 's/, "kept_input": true//' %inputs/kept-conv.json > %t.alone.json
 // RUN: not rapid-opt %inputs/kept-conv.mlir -p 'convert-nn-to-tile{machine=rapid-4c mapping-file="%t.alone.json"},convert-tile-to-mem{machine=rapid-4c}' 2>&1 | filecheck %s --check-prefix=KEPT-ALONE
 // RUN: sed '/conv3/s/"cores": {"oh": 2}, "corelets": {"ow": 2}/"cores": {"ow": 2}, "corelets": {"oh": 2}/' %inputs/kept-conv.json > %t.split.json
@@ -180,3 +181,25 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // RESIDUAL-NEXT: rapid_mem.dma queue 0 %3 {{.*}}, %[[OUT]] {{.*}} after(%[[RELU]])
 // RESIDUAL:      rapid_mem.corelet 1 {
 // RESIDUAL:      rapid_mem.dma queue 1 {{.*}}, %2 <offset 256, dims {4:64, 8:8, 8:1}>
+
+// An elementwise group (sfu_group.py), one row per step, double-buffered: per slot one load
+// of each input, the SFU chain in program order (a split's parts read at their column,
+// none copied), then the stores of the values read outside the group.
+// GROUP:      rapid_mem.kernel "t1.gates" cores 1 corelets 1(%xw, %rec, %c0, %out1, %out0)
+// GROUP:      rapid_mem.loop "m" 1
+// GROUP:      %[[X:[0-9]+]] = rapid_mem.dma queue 0 %[[XW:[0-9]+]] <offset 0, dims {32:1}>, %0 <offset 0, loops {m: 64}, dims {32:1}>
+// GROUP-NEXT: %[[R:[0-9]+]] = rapid_mem.dma queue 0 %[[RW:[0-9]+]] <offset 0, dims {32:1}>, %1 <offset 0, loops {m: 64}, dims {32:1}>
+// GROUP-NEXT: %[[C:[0-9]+]] = rapid_mem.dma queue 0 %[[CW:[0-9]+]] <offset 0, dims {8:1}>, %2 <offset 0, loops {m: 16}, dims {8:1}>
+// GROUP:      %[[ADD:[0-9]+]] = rapid_mem.sfu "add"(%[[G:[0-9]+]], %[[XW]], %[[RW]]) {{.*}} after(%[[X]], %[[R]], %[[C]],
+// GROUP-NEXT: rapid_mem.sfu "sigmoid"(%[[S:[0-9]+]], %[[G]]) accesses [#rapid_mem.access<offset 0, dims {24:1}>, #rapid_mem.access<offset 0, dims {24:1}>] imms [] after(%[[ADD]])
+// GROUP-NEXT: rapid_mem.sfu "tanh"(%[[T:[0-9]+]], %[[G]]) accesses [#rapid_mem.access<offset 0, dims {8:1}>, #rapid_mem.access<offset 24, dims {8:1}>]
+// GROUP-NEXT: rapid_mem.sfu "mul"(%[[IC:[0-9]+]], %[[S]], %[[T]]) accesses [#rapid_mem.access<offset 0, dims {8:1}>, #rapid_mem.access<offset 0, dims {8:1}>, #rapid_mem.access<offset 0, dims {8:1}>]
+// GROUP-NEXT: rapid_mem.sfu "mul"(%[[FC:[0-9]+]], %[[S]], %[[CW]]) accesses [#rapid_mem.access<offset 0, dims {8:1}>, #rapid_mem.access<offset 16, dims {8:1}>, #rapid_mem.access<offset 0, dims {8:1}>]
+// GROUP-NEXT: rapid_mem.sfu "add"(%[[CN:[0-9]+]], %[[FC]], %[[IC]])
+// GROUP-NEXT: rapid_mem.sfu "tanh"(%[[CT:[0-9]+]], %[[CN]])
+// GROUP-NEXT: %[[H:[0-9]+]] = rapid_mem.sfu "mul"(%[[HB:[0-9]+]], %[[S]], %[[CT]]) accesses [#rapid_mem.access<offset 0, dims {8:1}>, #rapid_mem.access<offset 8, dims {8:1}>, #rapid_mem.access<offset 0, dims {8:1}>]
+// GROUP-NEXT: %[[ST:[0-9]+]] = rapid_mem.dma queue 1 %3 <offset 0, loops {m: 16}, dims {8:1}>, %[[CN]] <offset 0, dims {8:1}> after(%[[H]])
+// GROUP-NEXT: rapid_mem.dma queue 1 %4 <offset 0, loops {m: 16}, dims {8:1}>, %[[HB]] <offset 0, dims {8:1}> after(%[[ST]])
+// GROUP:      rapid_mem.sfu "add"
+// GROUP:      rapid_mem.dma queue 1 %4 <offset 8, loops {m: 16}, dims {8:1}>
+// GROUP-NEXT: rapid_mem.next

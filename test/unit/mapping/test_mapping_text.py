@@ -72,7 +72,7 @@ def test_json_defaults_and_order_of_keys():
     # `resident` is written only when set (mapping files of older versions stay the same)
     assert list(json.loads(CONV_MAPPING.to_json())) == sorted(set(Mapping.__dataclass_fields__)
                                                                 - {"resident", "prefetch", "keep_output", "share_output", "kept_input",
-                                                                   "residual_add"})
+                                                                   "residual_add", "group"})
 
 
 def test_validate_accepts_good_mappings():
@@ -89,7 +89,7 @@ def test_validate_accepts_good_mappings():
     ("rows(oh", "mapping text: clause 'rows' needs a list in parentheses"),
     ("tiles(oh=2)", "mapping text: unknown clause 'tiles' (expected cores, corelets, rows, cols, "
                     "simd, order, lx, l0, double_buffer, resident, prefetch, keep_output, "
-                    "share_output, kept_input or residual_add)"),
+                    "share_output, kept_input, residual_add or group)"),
     ("double_buffer(1)", "mapping text: unknown clause 'double_buffer'"),
     ("order", "mapping text: clause 'order' needs a list in parentheses"),
 ])
@@ -120,7 +120,8 @@ def test_json_not_an_object():
 
 def test_json_unknown_field():
     with pytest.raises(MappingError, match="mapping: unknown field 'tiles' \\(fields: cols, "
-                                           "corelets, cores, double_buffer, keep_output, kept_input, l0, lx, order, "
+                                           "corelets, cores, double_buffer, group, keep_output, kept_input, l0, lx, "
+                                           "order, "
                                                "prefetch, resident, residual_add, rows, share_output, "
                                            "simd\\)$"):
         Mapping.from_dict({"rows": ["m"], "tiles": {}})

@@ -10,7 +10,7 @@ func.func @f(%x: tensor<2x4xf32>, %w: tensor<4x3xf32>) -> tensor<2x3xf32> {
   }
   func.return %y : tensor<2x3xf32>
 }
-// CHECK: rapid_tile.mapping: mapping text: unknown clause 'tiles' (expected cores, corelets, rows, cols, simd, order, lx, l0, double_buffer, resident, prefetch, keep_output, share_output, kept_input or residual_add)
+// CHECK: rapid_tile.mapping: mapping text: unknown clause 'tiles' (expected cores, corelets, rows, cols, simd, order, lx, l0, double_buffer, resident, prefetch, keep_output, share_output, kept_input, residual_add or group)
 
 // -----
 
