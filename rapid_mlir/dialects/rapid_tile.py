@@ -1,9 +1,10 @@
 """The `rapid_tile` dialect: device kernels with their mappings.
 
 The level below `nn`. A `rapid_tile.kernel` is one unit of work for the accelerator:
-a region of `nn` ops (today one compute op; fused epilogues later) isolated from the
-rest of the graph, with explicit inputs and results, the name of the layer it came
-from, and the *mapping* that says how it runs (work division over cores and corelets,
+a region of `nn` ops (one compute op and its fused epilogue, or a chain of elementwise
+ops: `transforms/elementwise_groups.py`) isolated from the rest of the graph, with
+explicit inputs and results, the name of the layer it came from, and the *mapping*
+that says how it runs (work division over cores and corelets,
 which dimensions feed the MPE rows, columns and SIMD lanes, loop order, LX and L0 tile
 sizes; see `rapid_mlir.mapping.mapping`). `nn` ops left outside kernels run on the host,
 as RaPiDLib's host fallback did.
