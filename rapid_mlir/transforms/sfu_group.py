@@ -4,7 +4,8 @@ The kernel follows `sfu_lowering`'s plan over its one dim `m` (the rows: cores a
 corelets split them, `rapid_mem.loop`s step through LX tiles of `lx(m)` rows, double
 buffered). Per step, every value of the group is a set of whole rows in LX:
 
-- each input is loaded into its own tile (one DMA, `[rows, width]`);
+- each input is loaded into its own tile (one DMA, `[rows, width]`; a lone corelet
+  alternates the inputs over its load and store queues, so their latencies overlap);
 - each elementwise op writes a tile of its own (the output's tile when the group's result
   is read outside, else an intermediate tile), one `sfu.<kind>` over `[rows, width]`
   reading its operands where they are;
@@ -96,7 +97,8 @@ class GroupBody(Body):
     def prologue(self, em: SfuCorelet, block: Block) -> list:
         return []  # every input moves with the rows (the group's only dim)
 
-    def _dma(self, em: SfuCorelet, block: Block, value: SSAValue, slot: int, store: bool, after) -> SSAValue:
+    def _dma(self, em: SfuCorelet, block: Block, value: SSAValue, slot: int, store: bool, after,
+             queue: int | None = None) -> SSAValue:
         view = self.views[value]
         width = value.type.get_shape()[-1]
         sizes, (dram, local) = merge(em.layer, [em.size["m"], view.width], [[width, 1], [view.stride, 1]])
@@ -106,10 +108,14 @@ class GroupBody(Body):
         buffer = self.dram[value]
         if store:
             return em.dma(block, em.store_queue, buffer, dram_access, view.buf(slot), lx_access, after)
-        return em.dma(block, em.load_queue, view.buf(slot), lx_access, buffer, dram_access, after)
+        return em.dma(block, em.load_queue if queue is None else queue, view.buf(slot), lx_access, buffer,
+                      dram_access, after)
 
     def load(self, em: SfuCorelet, block: Block, slot: int, after) -> list:
-        return [self._dma(em, block, v, slot, False, after) for v in self.args]
+        # A lone corelet alternates its inputs over both of its queues, so that their
+        # DMA latencies overlap (a step's inputs are a few KB at recurrent-cell sizes).
+        queues = (em.load_queue, em.store_queue)
+        return [self._dma(em, block, v, slot, False, after, queues[i % 2]) for i, v in enumerate(self.args)]
 
     def compute(self, em: SfuCorelet, block: Block, slot: int, after) -> SSAValue:
         token = None

@@ -183,12 +183,12 @@ func.func @main(%a: tensor<16x32xf32> {nn.name = "A"}, %b: tensor<32x10xf32> {nn
 // RESIDUAL:      rapid_mem.dma queue 1 {{.*}}, %2 <offset 256, dims {4:64, 8:8, 8:1}>
 
 // An elementwise group (sfu_group.py), one row per step, double-buffered: per slot one load
-// of each input, the SFU chain in program order (a split's parts read at their column,
+// of each input (a lone corelet alternates them over its two queues), the SFU chain in program order (a split's parts read at their column,
 // none copied), then the stores of the values read outside the group.
 // GROUP:      rapid_mem.kernel "t1.gates" cores 1 corelets 1(%xw, %rec, %c0, %out1, %out0)
 // GROUP:      rapid_mem.loop "m" 1
 // GROUP:      %[[X:[0-9]+]] = rapid_mem.dma queue 0 %[[XW:[0-9]+]] <offset 0, dims {32:1}>, %0 <offset 0, loops {m: 64}, dims {32:1}>
-// GROUP-NEXT: %[[R:[0-9]+]] = rapid_mem.dma queue 0 %[[RW:[0-9]+]] <offset 0, dims {32:1}>, %1 <offset 0, loops {m: 64}, dims {32:1}>
+// GROUP-NEXT: %[[R:[0-9]+]] = rapid_mem.dma queue 1 %[[RW:[0-9]+]] <offset 0, dims {32:1}>, %1 <offset 0, loops {m: 64}, dims {32:1}>
 // GROUP-NEXT: %[[C:[0-9]+]] = rapid_mem.dma queue 0 %[[CW:[0-9]+]] <offset 0, dims {8:1}>, %2 <offset 0, loops {m: 16}, dims {8:1}>
 // GROUP:      %[[ADD:[0-9]+]] = rapid_mem.sfu "add"(%[[G:[0-9]+]], %[[XW]], %[[RW]]) {{.*}} after(%[[X]], %[[R]], %[[C]],
 // GROUP-NEXT: rapid_mem.sfu "sigmoid"(%[[S:[0-9]+]], %[[G]]) accesses [#rapid_mem.access<offset 0, dims {24:1}>, #rapid_mem.access<offset 0, dims {24:1}>] imms [] after(%[[ADD]])
