@@ -246,7 +246,7 @@ class ConvertNnToTilePass(ModulePass):
             chosen[problem.layer] = mapping
             fuse = problem.kind not in (P.VECTOR, P.COPY) or isinstance(nn_op, EPILOGUE_OPS)
             kernels.append((_wrap(nn_op, problem.layer, mapping, fuse, residual), problem))
-            position[kernels[-1][0]] = position.get(nn_op, 0)
+            position[kernels[-1][0]] = position[nn_op]
         if self.strategy == "dse":
             self._forward(kernels, machine, overrides, chosen, cache)
         check_residency(kernels, machine, overrides, chosen)

@@ -41,7 +41,7 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from rapid_mlir.dialects import nn
 from rapid_mlir.dialects.rapid_mem import AccessAttr
-from rapid_mlir.transforms.sfu_layers import BINARY, F32_MAX, UNARY, power_chain
+from rapid_mlir.transforms.sfu_layers import BINARY, UNARY, elementwise_instruction, power_chain
 from rapid_mlir.transforms.sfu_lowering import Body, Dram, SfuCorelet, SfuPlan, TileOperand, _fail, merge, row_major
 
 
@@ -90,11 +90,7 @@ class Elementwise(Body):
             indexed = {f"d{lead + i}": strides[i] for i, e in enumerate(shape) if e == out_shape[lead + i]}
             inputs.append(TileOperand(f"input{j}", Dram(dram[j], indexed), tuple(indexed)))
         super().__init__(inputs, TileOperand("output", _tensor(dram[-1], self.dims, out_shape), self.dims))
-        self.kind = UNARY.get(type(op)) or BINARY[type(op)]
-        self.imms = ()
-        if isinstance(op, nn.ClipOp):
-            self.imms = (-F32_MAX if op.min is None else op.min.value.data,
-                         F32_MAX if op.max is None else op.max.value.data)
+        self.kind, self.imms = elementwise_instruction(op)
         self.epilogue = epilogue
 
     def compute(self, em: SfuCorelet, block: Block, slot: int, after) -> SSAValue:

@@ -31,7 +31,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from rapid_mlir.dialects import nn
 from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.mapping.mapping import Mapping
-from rapid_mlir.transforms.sfu_layers import BINARY, F32_MAX, UNARY
+from rapid_mlir.transforms.sfu_layers import elementwise_instruction
 from rapid_mlir.transforms.sfu_lowering import Body, SfuCorelet, SfuPlan, merge
 
 
@@ -99,10 +99,9 @@ class GroupBody(Body):
 
     def _dma(self, em: SfuCorelet, block: Block, value: SSAValue, slot: int, store: bool, after,
              queue: int | None = None) -> SSAValue:
-        view = self.views[value]
-        width = value.type.get_shape()[-1]
-        sizes, (dram, local) = merge(em.layer, [em.size["m"], view.width], [[width, 1], [view.stride, 1]])
-        offset, core, loops = em.dram_position({"m": width}, ("m",))
+        view = self.views[value]  # in DRAM the value is rows of its own width
+        sizes, (dram, local) = merge(em.layer, [em.size["m"], view.width], [[view.width, 1], [view.stride, 1]])
+        offset, core, loops = em.dram_position({"m": view.width}, ("m",))
         dram_access = M.AccessAttr(list(zip(sizes, dram)), offset, core, loops)
         lx_access = M.AccessAttr(list(zip(sizes, local)), view.column)
         buffer = self.dram[value]
@@ -126,11 +125,7 @@ class GroupBody(Body):
             views = [self.views[v] for v in values]
             sizes, strides = merge(em.layer, [em.size["m"], views[0].width], [[v.stride, 1] for v in views])
             accesses = [M.AccessAttr(list(zip(sizes, s)), v.column) for s, v in zip(strides, views)]
-            imms = ()
-            if isinstance(op, nn.ClipOp):
-                imms = (-F32_MAX if op.min is None else op.min.value.data,
-                        F32_MAX if op.max is None else op.max.value.data)
-            kind = UNARY.get(type(op)) or BINARY[type(op)]
+            kind, imms = elementwise_instruction(op)
             token = em.sfu(block, kind, [v.buf(slot) for v in views], accesses,
                            after if token is None else [token], imms)
         return token

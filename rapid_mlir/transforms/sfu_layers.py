@@ -38,6 +38,15 @@ SFU_OPS = (*UNARY, *BINARY, nn.BatchNormOp, nn.MaxPool2DOp, nn.AvgPool2DOp, nn.G
            nn.SoftmaxOp, nn.GeluOp, nn.PowOp, nn.LayerNormOp, nn.LrnOp, nn.ReduceOp)
 """Every op that becomes an SFU kernel."""
 
+def elementwise_instruction(op: Operation) -> tuple[str, tuple[float, ...]]:
+    """The `sfu.<kind>` of a unary or binary elementwise op and its immediates (a clip's
+    bounds; an absent bound is `F32_MAX`)."""
+    if isinstance(op, nn.ClipOp):
+        return "clip", (-F32_MAX if op.min is None else op.min.value.data,
+                        F32_MAX if op.max is None else op.max.value.data)
+    return UNARY.get(type(op)) or BINARY[type(op)], ()
+
+
 EPILOGUE_OPS = (*BINARY, nn.BatchNormOp)
 """SFU kernels that apply a following relu to their output tile (the ResNet residual
 `relu(add(x, y))`, `relu(batch_norm(x))`)."""
