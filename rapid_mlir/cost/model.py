@@ -1,18 +1,13 @@
 """`predict`: the cycles of one mapped conv2d or matmul layer, and why.
 
 Pure maths on plain dataclasses (`Problem`, `Mapping`, `Machine`; no IR). Per corelet
-of every core, `schedule.corelet_work` lists what the lowering emits and
-`schedule.run_schedule` times it as a double-buffered pipeline (docs/costmodel.md);
-the layer ends when its slowest corelet does.
-
-DRAM bandwidth is shared by every DMA queue of the chip that transfers at the same
-time (the emulator's processor sharing). A queue q that keeps its transfers' bytes in
-flight a fraction u_q of the layer sees, on average, `1 + sum(u_o, o != q)` transfers
-at once, so its bytes move at `rate / share_q`; the shares and the schedule are solved
-together by a few fixed-point rounds (starting from the queue alone). Queues of
-different cores run the same code at about the same time, which this independence
-assumption slightly underestimates, and bounds it: the chip can not move more than
-`rate` bytes per cycle, so the layer takes at least `bytes / rate` cycles.
+of every core, `schedule.corelet_work` lists what the lowering emits (loads, MPE
+instructions, epilogues, stores, with the tokens they wait for), and
+`simulate.simulate` times all the corelets' lists together as the emulator runs them: a
+double-buffered pipeline per corelet with its fill and drain (docs/costmodel.md), every
+DMA transfer's bytes moving through the one DRAM bandwidth server of the chip, shared
+equally at every moment by the transfers in flight. The layer ends when its slowest
+corelet does, and takes at least its DRAM bytes at the chip's bandwidth.
 
 A conv's `ic` or a matmul's `k` split over cores (a ring reduction) adds the ring
 phase of `ring_reduction.py`: each core's partial sums go in f32 over the ring (shared
@@ -22,26 +17,16 @@ phase of `ring_reduction.py`: each core's partial sums go in f32 over the ring (
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
-import numpy as np
-
-from rapid_mlir.cost.schedule import (
-    QUEUE_SLOTS,
-    Compiled,
-    FastBuilder,
-    corelet_regions,
-    corelet_work,
-    region_key,
-    run_schedule,
-    time_compiled,
-)
+from rapid_mlir.cost.schedule import QUEUE_SLOTS, FastBuilder, Op, corelet_regions, corelet_work, region_key
+from rapid_mlir.cost.simulate import simulate
 from rapid_mlir.machine import Machine
 from rapid_mlir.mapping.mapping import Mapping
 from rapid_mlir.mapping.problem import Problem
 
 MPE_KINDS = ("conv2d", "matmul")
-_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -79,12 +64,10 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
     kernel's weight, first on its store queue (a `prefetch` mapping, `residency.py`).
 
     Corelets whose regions have equal sizes and padding (`schedule.region_key`) and equal
-    queue sharing run equal schedules: each distinct one is built and compiled once, and
-    timed once per distinct pair of queue rates; the shared-DRAM fixed point is the same
-    arithmetic as `_predict_reference` (the plain per-corelet path, kept for the tests),
-    with bit-identical results."""
-    if _reference:
-        return _predict_reference(problem, mapping, machine, bias, act, prefetch_bytes)
+    queue sharing run equal schedules: each distinct one is built once and simulated
+    once, standing for all its corelets (`simulate`'s `copies`). `_reference=True` builds
+    every corelet's plain list (one operation per MPE instruction) and simulates them all
+    one by one, for the tests: the results are bit-identical."""
     if problem.kind not in MPE_KINDS:
         raise ValueError(f"layer '{problem.layer}': predict models conv2d and matmul, not {problem.kind}")
     regions = corelet_regions(problem, mapping)
@@ -92,9 +75,8 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
     per_core: dict[int, int] = {}
     for c, _, _, _ in regions:
         per_core[c] = per_core.get(c, 0) + 1
-    sync = machine.scalar_cycles
-    built: dict[tuple, Compiled] = {}
-    works = []  # (core, compiled, placeholder -> real queue)
+    lists: dict[tuple, list[Op]] = {}  # distinct schedule -> its operations
+    placed = []  # (schedule key, placeholder -> real queue) per corelet
     for c, j, origin, sizes in regions:
         if per_core[c] == 1:
             queues = ("dma0", "dma1" if machine.dma_queues >= 2 else "dma0")
@@ -102,81 +84,27 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
             queues = (f"dma{j}", f"dma{j}")
         shared = queues[0] == queues[1]
         prefetch = prefetch_bytes if j == 0 else 0
-        key = (region_key(problem, mapping, origin, sizes), shared, prefetch)
-        w = built.get(key)
-        if w is None:
-            slots = (QUEUE_SLOTS[0], QUEUE_SLOTS[0]) if shared else QUEUE_SLOTS
-            ops = FastBuilder(problem, mapping, machine, origin, sizes, slots, bias and not ring_dims, act,
-                              prefetch).build()
+        key = (c, j) if _reference else (region_key(problem, mapping, origin, sizes), shared, prefetch)
+        if key not in lists:
+            if _reference:
+                ops = corelet_work(problem, mapping, machine, origin, sizes, per_core[c] == 1, j,
+                                   bias and not ring_dims, act, prefetch)
+            else:
+                slots = (QUEUE_SLOTS[0], QUEUE_SLOTS[0]) if shared else QUEUE_SLOTS
+                ops = FastBuilder(problem, mapping, machine, origin, sizes, slots, bias and not ring_dims, act,
+                                  prefetch).build()
             if ring_dims:  # partial sums leave ACC by one SFU copy each, with no store
                 ops = _partial_sums_only(ops)
-            w = built[key] = Compiled(ops, sync)
-        works.append((c, w, dict(zip(QUEUE_SLOTS, queues))))
-    rate = machine.dram_bytes_per_cycle
-    share: dict[tuple[int, str], float] = {}
-    timed: dict[tuple, object] = {}
-    for _ in range(_ROUNDS):
-        timings = []
-        for c, w, names in works:
-            rates = {q: rate / share.get((c, e), 1.0) for q, e in names.items()}
-            tkey = (id(w), tuple(rates.items()), tuple(names.items()))
-            t = timed.get(tkey)
-            if t is None:
-                t = timed[tkey] = time_compiled(w, rates, names)
-            timings.append(t)
-        makespan = max(t.end for t in timings) or 1.0
-        duty: dict[tuple[int, str], float] = {}
-        role: dict[tuple[int, str], frozenset] = {}
-        for c, w, names in works:
-            for q in w.duty_order:
-                k = (c, names.get(q, q))
-                terms = np.asarray(w.duty_bytes[q], dtype=np.float64) / rate / makespan
-                acc = duty.get(k, 0.0)
-                if k in duty:
-                    terms = np.concatenate(([acc], terms))
-                duty[k] = float(np.cumsum(terms)[-1])
-                role[k] = role.get(k, frozenset()) | w.duty_kinds[q]
-        before, share = share, {k: 1.0 + sum(_overlap(duty[k], duty[o], role[k] == role[o]) for o in duty if o != k)
-                                for k in duty}
-        if share == before:  # a fixed point: the remaining rounds would repeat this one
-            break
-    return _finish(problem, mapping, machine, bias, act, ring_dims, timings)
-
-
-def _predict_reference(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = True,
-                       act: bool = True, prefetch_bytes: int = 0) -> Prediction:
-    """`predict` the plain way: every corelet's schedule built and timed on its own."""
-    if problem.kind not in MPE_KINDS:
-        raise ValueError(f"layer '{problem.layer}': predict models conv2d and matmul, not {problem.kind}")
-    regions = corelet_regions(problem, mapping)
-    ring_dims = [d for d in problem.reduction if mapping.cores.get(d, 1) > 1]
-    per_core: dict[int, int] = {}
-    for c, _, _, _ in regions:
-        per_core[c] = per_core.get(c, 0) + 1
-    works = []
-    for c, j, origin, sizes in regions:
-        ops = corelet_work(problem, mapping, machine, origin, sizes, per_core[c] == 1, j,
-                           bias and not ring_dims, act, prefetch_bytes if j == 0 else 0)
-        if ring_dims:  # partial sums leave ACC by one SFU copy each, with no store
-            ops = _partial_sums_only(ops)
-        works.append((c, ops))
-    rate = machine.dram_bytes_per_cycle
-    share: dict[tuple[int, str], float] = {}
-    for _ in range(_ROUNDS):
-        timings = [run_schedule(ops, {e: rate / share.get((c, e), 1.0) for e in ("dma0", "dma1", "dma2", "dma3",
-                                                                                  "dma4", "dma5", "dma6", "dma7")},
-                                machine.scalar_cycles) for c, ops in works]
-        makespan = max(t.end for t in timings) or 1.0
-        duty: dict[tuple[int, str], float] = {}
-        role: dict[tuple[int, str], frozenset] = {}
-        for (c, ops), t in zip(works, timings):
-            for op in ops:
-                if op.nbytes:
-                    key = (c, op.engine)
-                    duty[key] = duty.get(key, 0.0) + op.nbytes / rate / makespan
-                    role[key] = role.get(key, frozenset()) | {op.kind}
-        share = {k: 1.0 + sum(_overlap(duty[k], duty[o], role[k] == role[o]) for o in duty if o != k)
-                 for k in duty}
+            lists[key] = ops
+        placed.append((key, dict(zip(QUEUE_SLOTS, queues))))
+    keys = list(lists)
+    copies = Counter(key for key, _ in placed)
+    once = simulate([lists[k] for k in keys], machine.dram_bytes_per_cycle, machine.scalar_cycles,
+                    [copies[k] for k in keys])
+    timings = []
+    for key, names in placed:
+        t = once[keys.index(key)]
+        timings.append(replace(t, busy={names.get(e, e): v for e, v in t.busy.items()}))
     return _finish(problem, mapping, machine, bias, act, ring_dims, timings)
 
 
@@ -200,17 +128,6 @@ def _finish(problem: Problem, mapping: Mapping, machine: Machine, bias: bool, ac
                       dram_to_lx_bytes=loads, lx_to_dram_bytes=stores, ring_bytes=ring_bytes,
                       dram_cycles=dram_cycles, fill_cycles=int(t.first_mpe),
                       drain_cycles=int(max(0.0, t.end - t.last_mpe_end)), bound=bound)
-
-
-def _overlap(mine: float, other: float, same_role: bool) -> float:
-    """The fraction of a queue's transfer time during which another queue transfers too:
-    queues of the same role (loads, stores) on other corelets run the same code at the
-    same time, so their transfers coincide as far as their duties allow; others are
-    independent (the other's duty)."""
-    mine, other = min(1.0, mine), min(1.0, other)
-    if same_role:
-        return min(1.0, other / mine) if mine > 0 else 0.0
-    return other
 
 
 def _bound(t, mpe: float, sfu: float, dram_cycles: int, cycles: float) -> str:

@@ -4,10 +4,10 @@ Pure maths (no IR): from a `Problem`, a `Mapping` and a `Machine`, `corelet_work
 lists, in program order, the operations the lowering (`transforms/mpe_lowering.py`,
 `conv_lowering.py`) emits for one corelet of one core -- DMA loads of LX tiles, MPE
 instructions, SFU epilogues, DMA stores -- each with its engine, its duration terms and
-the earlier operations it waits for (the tokens of the lowering). `run_schedule` then
-times them as the emulator does: every engine runs its operations in program order, an
-operation starts when its engine is free and its dependences are done. That list
-schedule *is* the double-buffered pipeline with its fill and drain (docs/costmodel.md):
+the earlier operations it waits for (the tokens of the lowering). `simulate.simulate`
+then times them as the emulator does: every engine runs its operations in program
+order, an operation starts when its engine is free and its dependences are done. That
+list schedule *is* the double-buffered pipeline with its fill and drain (docs/costmodel.md):
 with two LX slots the next step's loads wait only for the MPE that last read their slot,
 with one they wait for the current step's MPEs, and stores and epilogues overlap the
 next tiles' products.
@@ -356,7 +356,7 @@ class FastBuilder(_Builder):
     """`_Builder` with each L0 tile's MPE instructions as one operation: only the first
     waits for other engines and only the last is waited for (by the next tile, the
     epilogue, the slot's next load), the others follow on the MPE back to back, so one
-    operation of their summed cycles times the same (`run_schedule`'s start, end and busy
+    operation of their summed cycles times the same (`simulate`'s start, end and busy
     cycles of the MPE are sums of integers). For `predict`'s fast path only."""
 
     def __init__(self, *args, **kw):
@@ -486,7 +486,7 @@ def corelet_work(problem: Problem, mapping: Mapping, machine, origin: dict, size
 
 @dataclass
 class Timing:
-    """When a corelet's schedule ends and what kept each engine busy."""
+    """When a corelet's schedule ends and what kept each engine busy (`simulate`)."""
 
     end: float
     busy: dict[str, float]
@@ -495,34 +495,7 @@ class Timing:
     dram_bytes: dict[str, int]
 
 
-def run_schedule(ops: list[Op], bytes_per_cycle: dict[str, float], sync: int = 1) -> Timing:
-    """Times `ops` (in program order): each starts when its engine is free and its
-    dependences are done; a DMA takes its latency plus its bytes at its engine's rate
-    (`bytes_per_cycle[engine]`, the DRAM bandwidth this queue gets); every dependence
-    on another engine costs `sync` cycles (the wait and the signal)."""
-    end = [0.0] * len(ops)
-    free: dict[str, float] = {}
-    busy: dict[str, float] = {}
-    nbytes = {LOAD: 0, STORE: 0}
-    first_mpe, last_mpe = None, 0.0
-    for i, op in enumerate(ops):
-        start = free.get(op.engine, 0.0)
-        for d in op.deps:
-            start = max(start, end[d] + (sync if ops[d].engine != op.engine else 0))
-        duration = op.cycles
-        if op.kind in (LOAD, STORE):
-            duration += math.ceil(op.nbytes / bytes_per_cycle[op.engine]) if op.nbytes else 0
-            nbytes[op.kind] += op.nbytes
-        end[i] = start + duration
-        free[op.engine] = end[i]
-        busy[op.engine] = busy.get(op.engine, 0.0) + duration
-        if op.kind == MPE:
-            first_mpe = start if first_mpe is None else first_mpe
-            last_mpe = end[i]
-    return Timing(max(end, default=0.0), busy, first_mpe or 0.0, last_mpe, nbytes)
-
-
-# -- the fast path (`predict`): one compiled copy per distinct corelet schedule ---------------
+# -- the fast path (`predict`): one list per distinct corelet schedule ------------------------
 
 QUEUE_SLOTS = ("Q0", "Q1")
 """Placeholder queue names a shared schedule is built with: its load and store queues
@@ -542,105 +515,3 @@ def region_key(problem: Problem, mapping: Mapping, origin: dict, sizes: dict) ->
                 start += z
             key += (tuple(steps),)
     return key
-
-
-class Compiled:
-    """A corelet's operation list as flat arrays, timed quickly by `time_compiled` with
-    exactly `run_schedule`'s arithmetic. Engines are slots: the placeholder queues of
-    `QUEUE_SLOTS`, then `mpe` and `sfu`."""
-
-    __slots__ = (
-        "base",
-        "busy_fixed",
-        "deps",
-        "dma",
-        "dram_bytes",
-        "duty_bytes",
-        "duty_kinds",
-        "duty_order",
-        "engines",
-        "first_mpe",
-        "last_mpe",
-        "n",
-        "nbytes",
-        "slot",
-        "sync",
-        "used",
-    )
-
-    def __init__(self, ops: list[Op], sync: int):
-        names: list[str] = []
-        index: dict[str, int] = {}
-        for op in ops:
-            if op.engine not in index:
-                index[op.engine] = len(names)
-                names.append(op.engine)
-        self.engines = names
-        self.n = len(ops)
-        self.slot = slot = [index[op.engine] for op in ops]
-        self.base = [op.cycles for op in ops]
-        self.nbytes = [op.nbytes for op in ops]
-        # a dependence on the same engine is an earlier operation of it: never later than
-        # the engine is free, so only the other engines' (each + `sync`) can delay a start
-        self.deps = [[d for d in op.deps if slot[d] != s] for op, s in zip(ops, slot)]
-        self.sync = sync
-        self.dma = [i for i, op in enumerate(ops) if op.kind in (LOAD, STORE)]
-        mpes = [i for i, op in enumerate(ops) if op.kind == MPE]
-        self.first_mpe = mpes[0] if mpes else None
-        self.last_mpe = mpes[-1] if mpes else None
-        self.dram_bytes = {LOAD: sum(op.nbytes for op in ops if op.kind == LOAD),
-                           STORE: sum(op.nbytes for op in ops if op.kind == STORE)}
-        self.used = sorted(set(slot))
-        busy = [0] * len(names)
-        for op, s in zip(ops, slot):
-            if op.kind not in (LOAD, STORE):
-                busy[s] += op.cycles
-        self.busy_fixed = busy
-        # per engine with bytes: its ops' bytes in program order, their kinds, first-use order
-        self.duty_bytes: dict[str, list[int]] = {}
-        self.duty_kinds: dict[str, frozenset] = {}
-        for op in ops:
-            if op.nbytes:
-                self.duty_bytes.setdefault(op.engine, []).append(op.nbytes)
-                self.duty_kinds[op.engine] = self.duty_kinds.get(op.engine, frozenset()) | {op.kind}
-        self.duty_order = list(self.duty_bytes)
-
-
-def time_compiled(w: Compiled, rates: dict[str, float], names: dict[str, str]) -> Timing:
-    """`run_schedule` of the compiled list: `rates[e]` is the bytes per cycle of placeholder
-    engine `e`, `names` maps placeholders to the real engine names of the result."""
-    slot, nbytes = w.slot, w.nbytes
-    dur = list(w.base)
-    busy = list(w.busy_fixed)
-    ceil = math.ceil
-    cache: dict[tuple[int, int], int] = {}
-    engines = w.engines
-    rate_of = [rates.get(e) for e in engines]
-    for i in w.dma:
-        nb = nbytes[i]
-        if nb:
-            s = slot[i]
-            k = (s, nb)
-            extra = cache.get(k)
-            if extra is None:
-                extra = cache[k] = ceil(nb / rate_of[s])
-            dur[i] += extra
-        busy[slot[i]] += dur[i]
-    end = [0.0] * w.n
-    free = [0.0] * len(engines)
-    deps, sync = w.deps, w.sync
-    for i in range(w.n):
-        e = slot[i]
-        s = free[e]
-        for d in deps[i]:
-            x = end[d] + sync
-            if x > s:  # noqa: PLR1730 (max() is slower in this loop)
-                s = x
-        x = s + dur[i]
-        end[i] = x
-        free[e] = x
-    first = w.first_mpe
-    first_mpe = (end[first] - dur[first]) if first is not None else 0.0
-    last_mpe = end[w.last_mpe] if w.last_mpe is not None else 0.0
-    busy_d = {names.get(engines[s], engines[s]): float(busy[s]) for s in w.used}
-    return Timing(max(end, default=0.0), busy_d, first_mpe or 0.0, last_mpe, dict(w.dram_bytes))
