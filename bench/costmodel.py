@@ -1,11 +1,13 @@
 """Validating the cost model (`rapid_mlir.cost.predict`) against the emulator.
 
     python bench/costmodel.py [--size small|full] [--models resnet18,mlp] [--candidates 8]
-                              [--machine rapid-4c] [--seed 0] [--json OUT.json]
+                              [--space-candidates 3] [--machine rapid-4c] [--seed 0]
+                              [--json OUT.json]
 
 For every distinct conv2d / matmul layer of the zoo networks (the layers `convert-nn-to-tile`
 sees after the nn stage, de-duplicated by problem shape, bias and activation), takes the
-fixed mapping plus `--candidates` variants (`fuzz.mappings.variant_of`: random, serial,
+fixed mapping, `--space-candidates` candidates of the dse space drawn at random (what the
+search ranks) and `--candidates` variants (`fuzz.mappings.variant_of`: random, serial,
 small-tiles; duplicates dropped; for convs with few input channels also two `simd(kw,ic)`
 candidates of the dse space), and for each predicts the cycles and emulates a
 one-layer program compiled with that mapping pinned (`cost.harness`). The one-layer
@@ -82,9 +84,11 @@ def _act(op) -> str:
     return "relu" if hi is None else "clip"
 
 
-def candidates(problem, machine, count: int, rng):
-    """The fixed mapping and up to `count` distinct variants; for a conv the dse space
-    offers `simd(kw,ic)` (few input channels), also two such candidates of the space."""
+def candidates(problem, machine, count: int, rng, from_space: int = 0):
+    """The fixed mapping, `from_space` candidates of the dse space drawn at random (what
+    the search ranks), and variants up to `count` besides the fixed one; for a conv the
+    dse space offers `simd(kw,ic)` (few input channels), also two such candidates of the
+    space."""
     import itertools
 
     from rapid_mlir.fuzz.mappings import variant_of
@@ -96,6 +100,12 @@ def candidates(problem, machine, count: int, rng):
     if len(space.spatial_options(problem, machine)) > 1:
         folded = (m for m in space.candidates(problem, machine) if "kw" in m.simd)
         out += list(itertools.islice(folded, 2))
+    if from_space:
+        found = list(space.candidates(problem, machine))
+        for i in rng.choice(len(found), size=min(from_space, len(found)), replace=False):
+            if found[i] not in out:
+                out.append(found[i])
+    count += len(out) - 1
     kinds = ["serial", "small-tiles"] + ["random"] * (4 * count)
     for kind in kinds:
         if len(out) > count:
@@ -127,6 +137,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", default="small", choices=("small", "full"))
     parser.add_argument("--models", default="alexnet,vgg16,resnet18,resnet50,mobilenet_v2,mlp,bert_layer")
     parser.add_argument("--candidates", type=int, default=8, help="variants per layer besides the fixed mapping")
+    parser.add_argument("--space-candidates", type=int, default=3,
+                        help="candidates of the dse space per layer, drawn at random, besides those")
     parser.add_argument("--machine", default="rapid-4c")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-layers", type=int, default=0, help="stop after this many distinct layers (0: all)")
@@ -146,7 +158,7 @@ def main(argv=None) -> int:
     rows, t_pred, t_emu = [], 0.0, 0.0
     for spec in specs:
         p = spec.problem
-        for mapping in candidates(p, machine, args.candidates, rng):
+        for mapping in candidates(p, machine, args.candidates, rng, args.space_candidates):
             t = time.time()
             pred = predict(p, mapping, machine, bias=spec.bias, act=spec.act != "none")
             t_pred += time.time() - t

@@ -153,7 +153,10 @@ def _partial_sums_only(ops):
 
 
 def _ring_phase(problem: Problem, mapping: Mapping, machine: Machine, bias: bool, act: bool):
-    """(ring bytes, cycles, stored bytes) of the reduce-scatter and the owners' epilogue."""
+    """(ring bytes, cycles, stored bytes) of the reduce-scatter and the owners' epilogue
+    (`ring_reduction.py`): after a barrier every core sends its blocks over the ring; after
+    another, each owner adds its `parts` slots (`parts - 1` SFU adds) while it loads its
+    block's bias, then runs the epilogue and stores its block."""
     d = problem.dims
     parts = math.prod(mapping.cores.values())
     m, n = (d["m"], d["n"]) if problem.kind == "matmul" else (d["oc"], d["oh"] * d["ow"])
@@ -163,9 +166,15 @@ def _ring_phase(problem: Problem, mapping: Mapping, machine: Machine, bias: bool
     block_elems = block * min(m, n)
     ring_bytes = owners * owners * block_elems * 4
     hops = max(1, machine.cores // 4)
+    sync, rate = machine.scalar_cycles, machine.dram_bytes_per_cycle
     ring = hops * machine.ring_hop_cycles + math.ceil(ring_bytes / machine.ring_bytes_per_cycle)
     sfu_one = machine.sfu_latency_cycles + math.ceil(block_elems / machine.sfu_lanes)
-    sfu = (owners - 1 + 1 + (1 if bias and act else 0)) * sfu_one
+    adds = (parts - 1) * sfu_one
+    if bias:  # one value per column (matmul) or per row (conv): the block's share, or all
+        along_cut = (problem.kind == "matmul") == (n > m)
+        values = block if along_cut else (n if problem.kind == "matmul" else m)
+        adds = max(adds, machine.dram_latency_cycles + math.ceil(owners * values * 2 / rate) + sync)
+    epilogue = (2 if bias and act else 1) * sfu_one
     stores = owners * block_elems * 2
-    store = machine.dram_latency_cycles + math.ceil(stores / machine.dram_bytes_per_cycle)
-    return ring_bytes, ring + sfu + store + 4 * machine.scalar_cycles, stores
+    store = machine.dram_latency_cycles + math.ceil(stores / rate)
+    return ring_bytes, ring + adds + sync + epilogue + sync + store + 4 * sync, stores

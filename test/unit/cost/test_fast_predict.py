@@ -1,6 +1,7 @@
-"""`predict`'s fast path (distinct corelet schedules built, compiled and timed once, each
-L0 tile's MPE instructions as one operation) against the plain per-corelet path
-(`_reference=True`): every field of the `Prediction` must be identical."""
+"""`predict`'s fast path (distinct corelet schedules built once and simulated once for all
+their corelets, each L0 tile's MPE instructions as one operation) against the plain
+per-corelet path (`_reference=True`: every corelet's own list, one operation per MPE
+instruction): every field of the `Prediction` must be identical."""
 
 from __future__ import annotations
 
