@@ -442,21 +442,30 @@ class ScratchOp(IRDLOperation):
 @irdl_op_definition
 class ViewOp(IRDLOperation):
     """The same DRAM bytes as another buffer of the same element count (`nn.reshape`,
-    `nn.flatten`): nothing moves; the view has its source's address.
+    `nn.flatten`), or, with `offset`, the consecutive elements of its source from that
+    element on (a part of an `nn.split` along an outermost axis, `dram_views.py`):
+    nothing moves; the view's address is its source's, plus the offset's bytes.
 
         %v = rapid_mem.view %x : !rapid_mem.buffer<2x3x4xf16, dram> -> !rapid_mem.buffer<2x12xf16, dram>
+        %r = rapid_mem.view %x offset 12 : !rapid_mem.buffer<2x3x4xf16, dram> -> !rapid_mem.buffer<3x4xf16, dram>
     """
 
     name = "rapid_mem.view"
     source = operand_def(BufferType)
     buffer = result_def(BufferType)
-    assembly_format = "$source attr-dict `:` type($source) `->` type($buffer)"
+    offset = opt_prop_def(IntegerAttr[I64])
+    assembly_format = "$source (`offset` $offset^)? attr-dict `:` type($source) `->` type($buffer)"
 
     def verify_(self) -> None:
         src, dst = self.source.type, self.buffer.type
         if src.space.data is not MemSpace.DRAM or dst.space.data is not MemSpace.DRAM:
             raise VerifyException(f"rapid_mem.view: views are of dram buffers, found {src} -> {dst}")
-        if src.element_type != dst.element_type or src.elements != dst.elements:
+        if self.offset is not None:
+            start = self.offset.value.data
+            if src.element_type != dst.element_type or start < 0 or start + dst.elements > src.elements:
+                raise VerifyException(f"rapid_mem.view: offset {start}: {dst} is not within {src} (elements "
+                                      f"{start} to {start + dst.elements} of {src.elements}, same element type)")
+        elif src.element_type != dst.element_type or src.elements != dst.elements:
             raise VerifyException(f"rapid_mem.view: {src} and {dst} differ in element type or count")
         if _kernel(self) is not None:
             raise VerifyException("rapid_mem.view: define views outside kernels")

@@ -5,7 +5,7 @@
 - The function's DRAM buffer arguments become the program's named tensors (laid out in
   DRAM in order, stick-aligned; named by their `nn.name` argument attribute, else their
   SSA name); a buffer some DMA writes (directly or through a `rapid_mem.view`) is an
-  output, the others inputs. A view has its source's address.
+  output, the others inputs. A view has its source's address (plus its offset).
 - The kernel runs SPMD: its code is emitted once per core, with the core coefficients of
   the accesses folded into the addresses; a `rapid_mem.corelet ... cores F to L` region
   is part of cores F..L only.
@@ -183,9 +183,10 @@ def _layout(kernels: list[KernelOp], fn: func.FuncOp, machine, weights: str | No
             segments.append(DataSegment(name, dtype, typ.get_shape(), next_free,
                                         segment_bytes(data, dtype, machine), source))
         next_free = -(-(next_free + buffer_bytes(typ)) // machine.stick_bytes) * machine.stick_bytes
-    for op in fn.body.block.ops:  # a view is its source's bytes: same address, no space
+    for op in fn.body.block.ops:  # a view is its source's bytes: its address (plus the offset), no space
         if isinstance(op, ViewOp):
-            addresses[op.buffer] = addresses[op.source]
+            start = op.offset.value.data if op.offset is not None else 0
+            addresses[op.buffer] = addresses[op.source] + start * itemsize(op.source.type)
     if next_free > machine.dram_bytes:
         raise LoweringError(f"the program's tensors need {next_free} bytes of DRAM but it has {machine.dram_bytes}")
     return addresses, symbols, segments

@@ -8,7 +8,8 @@ operands are the function's arguments; see docs/lowering.md for the general plan
 The function becomes a device function on DRAM buffers, all f16 (the device's storage):
 its arguments are inputs, its results extra output arguments named after them, and a
 tensor passed from one kernel to the next a `rapid_mem.scratch` buffer. `nn.reshape` and
-`nn.flatten` become `rapid_mem.view`s of their source's buffer (`dram_views.py`); kernels
+`nn.flatten` become `rapid_mem.view`s of their source's buffer (`dram_views.py`), and so
+do the parts of a split whose parts are runs of consecutive elements (no kernel); kernels
 of layers the SFU runs alone go to `sfu_lowering.py`, data-movement kernels (concat, split,
 transpose, pad) to `dma_lowering.py` (a kernel with several results, a split's, gets one
 DRAM buffer per result, after its operands').
@@ -53,7 +54,7 @@ from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.dialects import rapid_tile
 from rapid_mlir.dialects.nn import NAME_ATTR
 from rapid_mlir.frontend.builder import ssa_name
-from rapid_mlir.transforms.dram_views import bind_results, view_buffer, view_root
+from rapid_mlir.transforms.dram_views import bind_results, read_by_host, split_views, view_buffer, view_root
 from rapid_mlir.transforms.dma_layers import DMA_OPS
 from rapid_mlir.transforms.sfu_layers import SFU_OPS
 from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names
@@ -134,6 +135,10 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
             continue
         operands = [_device_buffer(v, kernel, i, new_block, buffers) for i, v in enumerate(kernel.inputs)]
         outs = list(kernel.outputs)  # several for nn.split (dma_lowering.py): one buffer each
+        work = next(iter(kernel.body.block.ops))
+        if isinstance(work, nn.SplitOp) and split_views(work, outs, operands[0], new_block, buffers,
+                                                        lambda v: read_by_host(v, runs_on_host)):
+            continue  # its parts are runs of its input's bytes: views, no kernel (dram_views.py)
         for j, out in enumerate(outs):
             if out not in buffers:  # an intermediate tensor: a DRAM scratch buffer
                 scratch = M.ScratchOp.build(result_types=[M.BufferType(tuple(out.type.get_shape()), f16,

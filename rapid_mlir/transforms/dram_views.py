@@ -1,16 +1,23 @@
-"""`nn.reshape` and `nn.flatten` on the device: views of the same DRAM bytes.
+"""`nn.reshape`, `nn.flatten` and outermost splits on the device: views of DRAM bytes.
 
 Tensors live in DRAM row-major in their `nn` shape, so a reshape or flatten moves no
 data: `convert-tile-to-mem` gives its result a `rapid_mem.view` of its source's buffer,
 which `convert-mem-to-isa` places at its source's address. A function result that is a
 view of a kernel's result makes that kernel write the output argument directly, through a
 view of it in the kernel result's shape.
+
+Likewise each part of an `nn.split` whose parts are runs of consecutive elements (every
+dim before the axis is 1, as an RNN's per-step input projections, `decompose-rnn`) is a
+view of its source at the part's offset (`split_views`), and the split's copy kernel
+goes away, unless a part is a function result or the host reads it (they keep their
+own buffer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from xdsl.dialects.builtin import IntegerAttr, i64
 from xdsl.ir import Block, SSAValue
 
 from rapid_mlir.dialects import nn
@@ -27,13 +34,15 @@ def view_root(value: SSAValue) -> SSAValue:
     return value
 
 
-def view_of(source: SSAValue, shape, block: Block) -> SSAValue:
+def view_of(source: SSAValue, shape, block: Block, offset: int | None = None) -> SSAValue:
     """`source` (a DRAM buffer) seen in `shape`: a `rapid_mem.view` appended to `block`
-    (or `source` itself when the shape is the same)."""
+    (or `source` itself when the shape is the same); with `offset`, the elements of
+    `shape` from that one on."""
     typ = M.BufferType(tuple(shape), source.type.element_type, M.MemSpace.DRAM)
-    if typ == source.type:
+    if typ == source.type and not offset:
         return source
-    op = M.ViewOp.build(operands=[source], result_types=[typ])
+    props = {} if offset is None else {"offset": IntegerAttr(offset, i64)}
+    op = M.ViewOp.build(operands=[source], result_types=[typ], properties=props)
     op.buffer.name_hint = source.name_hint
     block.add_op(op)
     return op.buffer
@@ -57,3 +66,36 @@ def bind_results(results: list[SSAValue], outs, block: Block, buffers: dict[SSAV
         root = view_root(result)
         if root is not result:
             buffers[root] = view_of(out, root.type.get_shape(), block)
+
+
+def read_by_host(value: SSAValue, runs_on_host) -> bool:
+    """Whether the host reads `value`, directly or through reshapes and flattens."""
+    for use in value.uses:
+        user = use.operation
+        if runs_on_host(user) or (isinstance(user, VIEW_OPS) and read_by_host(user.results[0], runs_on_host)):
+            return True
+    return False
+
+
+def split_views(split: nn.SplitOp, results, source: SSAValue, block: Block,
+                buffers: dict[SSAValue, SSAValue], host_reads) -> bool:
+    """Makes each of `results` (the tile kernel's results for `split`'s parts) a view of
+    `source` (the split input's DRAM buffer) at the part's offset, in `buffers`, when
+    every part is a run of consecutive elements and none is a function result (already in
+    `buffers`) or read by the host (`host_reads(value)`); returns whether it did (then
+    the split needs no kernel)."""
+    shape = split.input.type.get_shape()
+    axis = split.axis.value.data % len(shape)
+    if any(d != 1 for d in shape[:axis]) or any(r in buffers or host_reads(r) for r in results):
+        return False
+    inner = 1
+    for d in shape[axis + 1:]:
+        inner *= d
+    start = 0
+    for r in results:
+        part = r.type.get_shape()
+        buffers[r] = view_of(source, part, block, start)
+        if buffers[r] is not source:
+            buffers[r].name_hint = r.name_hint
+        start += part[axis] * inner
+    return True

@@ -1,5 +1,6 @@
 // Data movement on the device: convert-nn-to-tile gives concat, split (one kernel, two
-// results), transpose and pad a `copy` loop nest and mapping (dims merged where every
+// results; parts that are runs of consecutive elements become views of the input instead,
+// no kernel), transpose and pad a `copy` loop nest and mapping (dims merged where every
 // transfer is contiguous, `d1_2_3`); convert-tile-to-mem moves every box of the tensor
 // DRAM -> LX -> DRAM by DMA, alternating two lanes (queue and LX tile) and looping in
 // hardware over LX steps; a core split along a concat axis must divide every piece.
@@ -82,6 +83,24 @@ func.func @parts(%x: tensor<2x9xf32> {nn.name = "x"}) -> (tensor<2x2xf32> {nn.na
 // MEM-NEXT:      rapid_mem.dma queue 0 %{{.*}} <offset 0, core 2, dims {2:1}>, %{{.*}} <offset 0, dims {2:1}>
 // MEM-NEXT:      rapid_mem.dma queue 1 %{{.*}} <offset 0, dims {7:1}>, %{{.*}} <offset 2, core 9, dims {7:1}>
 // MEM-NEXT:      rapid_mem.dma queue 1 %{{.*}} <offset 0, core 7, dims {7:1}>, %{{.*}} <offset 0, dims {7:1}>
+
+// -----
+
+// Parts that are runs of consecutive elements (rows of a row-major tensor): views of the
+// input at their offsets, no kernel; the relus read them.
+func.func @rows(%x: tensor<3x4xf32> {nn.name = "x"}) -> (tensor<1x4xf32> {nn.name = "a"}, tensor<2x4xf32> {nn.name = "b"}) {
+  %p, %q = nn.split %x axis 0 sizes [1, 2] {nn.name = "rows"} : (tensor<3x4xf32>) -> (tensor<1x4xf32>, tensor<2x4xf32>)
+  %a = nn.relu %p {nn.name = "ra"} : tensor<1x4xf32>
+  %b = nn.relu %q {nn.name = "rb"} : tensor<2x4xf32>
+  func.return %a, %b : tensor<1x4xf32>, tensor<2x4xf32>
+}
+
+// MEM-LABEL: func.func @rows
+// MEM-NEXT:    %[[P:.*]] = rapid_mem.view %x offset 0 : !rapid_mem.buffer<3x4xf16, dram> -> !rapid_mem.buffer<1x4xf16, dram>
+// MEM-NEXT:    %[[Q:.*]] = rapid_mem.view %x offset 4 : !rapid_mem.buffer<3x4xf16, dram> -> !rapid_mem.buffer<2x4xf16, dram>
+// MEM-NOT:     rapid_mem.kernel "rows"
+// MEM:         rapid_mem.kernel "ra" {{.*}}(%[[P]], %out0)
+// MEM:         rapid_mem.kernel "rb" {{.*}}(%[[Q]], %out1)
 
 // -----
 

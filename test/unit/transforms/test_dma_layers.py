@@ -201,6 +201,28 @@ def test_chains(build, machine):
     check(build, machine, exact=False)
 
 
+def outermost_splits(g):
+    """Splits whose parts are runs of consecutive elements (every dim before the axis 1):
+    views of the input, no kernel (dram_views.py); one through a reshape; a part that is
+    a function result keeps its split's kernel."""
+    x = g.input("x", [6, 4])
+    a, b, c = g.add_multi(nn.SplitOp(x, axis=0, sizes=[1, 3, 2]), "rows")
+    g.output("ra", g.add(nn.ReluOp(a), "ra"))
+    g.output("sb", g.add(nn.SigmoidOp(g.add(nn.ReshapeOp(b, [4, 3]), "rb")), "sb"))
+    g.output("cc", g.add(nn.AddOp(c, c), "cc"))
+    y = g.input("y", [1, 12, 5])
+    p, q = g.add_multi(nn.SplitOp(y, axis=1, sizes=[5, 7]), "cols")
+    g.output("rp", g.add(nn.ReluOp(p), "rp"))
+    g.output("q", q)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_outermost_split_parts_are_views(machine):
+    program, _ = check(outermost_splits, machine, exact=False)
+    layers = {i.origin for instrs in program.streams.values() for i in instrs}
+    assert "rows" not in layers and {"ra", "sb", "cc", "cols", "rp"} <= layers
+
+
 # -- mappings -----------------------------------------------------------------------------------
 
 

@@ -18,6 +18,14 @@ func.func @type(%x: !rapid_mem.buffer<6xf16, dram>) {
 
 // -----
 
+func.func @window(%x: !rapid_mem.buffer<2x3xf16, dram>) {
+  %v = rapid_mem.view %x offset 4 : !rapid_mem.buffer<2x3xf16, dram> -> !rapid_mem.buffer<3xf16, dram>
+  func.return
+}
+// CHECK: rapid_mem.view: offset 4: !rapid_mem.buffer<3xf16, dram> is not within !rapid_mem.buffer<2x3xf16, dram> (elements 4 to 7 of 6, same element type)
+
+// -----
+
 func.func @space(%x: !rapid_mem.buffer<6xf16, dram>) {
   rapid_mem.kernel "k" cores 1 corelets 1 (%x) : !rapid_mem.buffer<6xf16, dram> {
   ^bb0(%a: !rapid_mem.buffer<6xf16, dram>):
