@@ -196,7 +196,9 @@ def _resident(kernel, operands: list[SSAValue], fn: func.FuncOp, seen: set[str])
     if not mapping.resident:
         return None
     weight = operands[1] if len(operands) > 1 else None
-    while weight is not None and isinstance(weight.owner, M.ViewOp):
+    # through reshapes only: a part of a split (a view with an offset) is not the whole
+    # global, and the key would not tell two parts of one global apart
+    while weight is not None and isinstance(weight.owner, M.ViewOp) and weight.owner.offset is None:
         weight = weight.owner.source
     if weight is None or not isinstance(weight.owner, M.GlobalOp):
         _fail(kernel.layer.data, f"resident({','.join(mapping.resident)}): the weight must be an nn.weight "
