@@ -97,14 +97,11 @@ def predict(problem: Problem, mapping: Mapping, machine: Machine, bias: bool = T
                 ops = _partial_sums_only(ops)
             lists[key] = ops
         placed.append((key, dict(zip(QUEUE_SLOTS, queues))))
-    keys = list(lists)
     copies = Counter(key for key, _ in placed)
-    once = simulate([lists[k] for k in keys], machine.dram_bytes_per_cycle, machine.scalar_cycles,
-                    [copies[k] for k in keys])
-    timings = []
-    for key, names in placed:
-        t = once[keys.index(key)]
-        timings.append(replace(t, busy={names.get(e, e): v for e, v in t.busy.items()}))
+    once = dict(zip(lists, simulate(list(lists.values()), machine.dram_bytes_per_cycle, machine.scalar_cycles,
+                                    [copies[k] for k in lists])))
+    timings = [replace(once[key], busy={names.get(e, e): v for e, v in once[key].busy.items()})
+               for key, names in placed]
     return _finish(problem, mapping, machine, bias, act, ring_dims, timings)
 
 
@@ -160,6 +157,7 @@ def _ring_phase(problem: Problem, mapping: Mapping, machine: Machine, bias: bool
     d = problem.dims
     parts = math.prod(mapping.cores.values())
     m, n = (d["m"], d["n"]) if problem.kind == "matmul" else (d["oc"], d["oh"] * d["ow"])
+    d_of = {"m": m, "n": n}
     longer = max(m, n)
     block = -(-longer // parts)
     owners = -(-longer // block)
@@ -170,9 +168,10 @@ def _ring_phase(problem: Problem, mapping: Mapping, machine: Machine, bias: bool
     ring = hops * machine.ring_hop_cycles + math.ceil(ring_bytes / machine.ring_bytes_per_cycle)
     sfu_one = machine.sfu_latency_cycles + math.ceil(block_elems / machine.sfu_lanes)
     adds = (parts - 1) * sfu_one
-    if bias:  # one value per column (matmul) or per row (conv): the block's share, or all
-        along_cut = (problem.kind == "matmul") == (n > m)
-        values = block if along_cut else (n if problem.kind == "matmul" else m)
+    if bias:  # one value per column (matmul) or per row (conv): the block's share if the cut is along it
+        along = "n" if problem.kind == "matmul" else "m"
+        cut = "m" if m >= n else "n"  # `ring_reduction.owner_blocks`
+        values = block if along == cut else d_of[along]
         adds = max(adds, machine.dram_latency_cycles + math.ceil(owners * values * 2 / rate) + sync)
     epilogue = (2 if bias and act else 1) * sfu_one
     stores = owners * block_elems * 2

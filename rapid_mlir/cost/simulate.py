@@ -34,7 +34,10 @@ _EPS = 1e-9
 class _Server:
     """Processor sharing in floats, through virtual time: `v` is the bytes each active
     transfer has received so far; a transfer joining at `v` with `b` bytes is done when
-    `v` reaches its tag `v + b` (see `emulator.timing.BandwidthServer`)."""
+    `v` reaches its tag `v + b`. The emulator's `emulator.timing.BandwidthServer` does
+    the same in exact rationals, too slow for a search's thousands of candidates; this
+    one also lets one transfer stand for `weight` identical ones (`simulate`'s `copies`),
+    and `test_simulate.py` checks the two agree."""
 
     __slots__ = ("active", "rate", "t", "v", "version", "weight", "weights")
 

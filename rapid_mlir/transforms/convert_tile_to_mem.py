@@ -54,7 +54,7 @@ from rapid_mlir.dialects import rapid_mem as M
 from rapid_mlir.dialects import rapid_tile
 from rapid_mlir.dialects.nn import NAME_ATTR
 from rapid_mlir.frontend.builder import ssa_name
-from rapid_mlir.transforms.dram_views import bind_results, read_by_host, split_views, view_buffer, view_root
+from rapid_mlir.transforms.dram_views import bind_results, split_views, view_buffer, view_root
 from rapid_mlir.transforms.dma_layers import DMA_OPS
 from rapid_mlir.transforms.sfu_layers import SFU_OPS
 from rapid_mlir.transforms.convert_nn_to_tile import defined_functions, layer_names
@@ -136,8 +136,7 @@ def _lower_function(fn: func.FuncOp, machine) -> None:
         operands = [_device_buffer(v, kernel, i, new_block, buffers) for i, v in enumerate(kernel.inputs)]
         outs = list(kernel.outputs)  # several for nn.split (dma_lowering.py): one buffer each
         work = next(iter(kernel.body.block.ops))
-        if isinstance(work, nn.SplitOp) and split_views(work, outs, operands[0], new_block, buffers,
-                                                        lambda v: read_by_host(v, runs_on_host)):
+        if isinstance(work, nn.SplitOp) and split_views(work, outs, operands[0], new_block, buffers, runs_on_host):
             continue  # its parts are runs of its input's bytes: views, no kernel (dram_views.py)
         for j, out in enumerate(outs):
             if out not in buffers:  # an intermediate tensor: a DRAM scratch buffer

@@ -78,15 +78,15 @@ def read_by_host(value: SSAValue, runs_on_host) -> bool:
 
 
 def split_views(split: nn.SplitOp, results, source: SSAValue, block: Block,
-                buffers: dict[SSAValue, SSAValue], host_reads) -> bool:
+                buffers: dict[SSAValue, SSAValue], runs_on_host) -> bool:
     """Makes each of `results` (the tile kernel's results for `split`'s parts) a view of
     `source` (the split input's DRAM buffer) at the part's offset, in `buffers`, when
     every part is a run of consecutive elements and none is a function result (already in
-    `buffers`) or read by the host (`host_reads(value)`); returns whether it did (then
-    the split needs no kernel)."""
+    `buffers`) or read by the host (`read_by_host`); returns whether it did (then the
+    split needs no kernel)."""
     shape = split.input.type.get_shape()
     axis = split.axis.value.data % len(shape)
-    if any(d != 1 for d in shape[:axis]) or any(r in buffers or host_reads(r) for r in results):
+    if any(d != 1 for d in shape[:axis]) or any(r in buffers or read_by_host(r, runs_on_host) for r in results):
         return False
     inner = 1
     for d in shape[axis + 1:]:
